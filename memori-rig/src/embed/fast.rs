@@ -1,0 +1,106 @@
+//! all-MiniLM-L6-v2 (int8 ONNX) through fastembed and a dynamically loaded ONNX Runtime.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use fastembed::{InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel};
+
+use super::assets::{DIMENSIONS, MODEL_ID, ModelFiles};
+use super::{Embedder, normalize};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Tokens per text; longer texts are truncated (the tokenizer file's own 128 is too short
+/// for long messages, and the model was trained on at most 256 word pieces).
+const MAX_TOKENS: usize = 256;
+
+/// Local embeddings with all-MiniLM-L6-v2, int8, 384 dimensions.
+#[derive(Clone)]
+pub struct FastEmbedder {
+    model: Arc<Mutex<TextEmbedding>>,
+}
+
+impl std::fmt::Debug for FastEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastEmbedder").field("model", &MODEL_ID).finish()
+    }
+}
+
+fn init_runtime(files: &ModelFiles) -> Result<()> {
+    // ONNX Runtime is process-global: load it once, and remember a failure.
+    static INIT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    INIT.get_or_init(|| {
+        // Loading the library is all that is needed here: fastembed creates the environment.
+        ort::init_from(&files.ort_library)
+            .map(drop)
+            .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", files.ort_library.display()))
+    })
+    .clone()
+    .map_err(|e| Error::new(ErrorKind::MissingModel, e))
+}
+
+impl FastEmbedder {
+    /// Load from the cache directory filled by `memori setup`.
+    pub fn from_cache() -> Result<Self> {
+        Self::from_files(&ModelFiles::locate()?)
+    }
+
+    /// Load from verified files.
+    pub fn from_files(files: &ModelFiles) -> Result<Self> {
+        init_runtime(files)?;
+        let read = |name: &str| {
+            let path = files.model_dir.join(name);
+            std::fs::read(&path).map_err(|e| {
+                Error::new(ErrorKind::MissingModel, format!("cannot read {}: {e}; run `memori setup`", path.display()))
+            })
+        };
+        let model = UserDefinedEmbeddingModel::new(
+            read("model.onnx")?,
+            TokenizerFiles {
+                tokenizer_file: read("tokenizer.json")?,
+                config_file: read("config.json")?,
+                special_tokens_map_file: read("special_tokens_map.json")?,
+                tokenizer_config_file: read("tokenizer_config.json")?,
+            },
+        )
+        // The ONNX graph outputs token states; sentence-transformers mean-pools them.
+        .with_pooling(Pooling::Mean);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        let embedding = TextEmbedding::try_new_from_user_defined(
+            model,
+            InitOptionsUserDefined::new().with_max_length(MAX_TOKENS).with_intra_threads(threads),
+        )
+        .map_err(|e| Error::new(ErrorKind::MissingModel, format!("cannot load the embedding model: {e}")))?;
+        Ok(Self { model: Arc::new(Mutex::new(embedding)) })
+    }
+
+    /// Embed synchronously on the calling thread (benchmarks, blocking contexts).
+    pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let mut model = self.model.lock().map_err(|_| Error::new(ErrorKind::Embedding, "embedding model poisoned by a panic"))?;
+        let mut out = model
+            .embed(texts, Some(64))
+            .map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding failed: {e}")))?;
+        out.iter_mut().for_each(|v| normalize(v));
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Embedder for FastEmbedder {
+    fn model_id(&self) -> &str {
+        MODEL_ID
+    }
+
+    fn dimensions(&self) -> usize {
+        DIMENSIONS
+    }
+
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding task failed: {e}")))?
+    }
+}

@@ -1,0 +1,466 @@
+//! Long-term memory for [rig](https://docs.rs/rig-core) agents, stored in your own database.
+//!
+//! memori-rig captures every exchange of a wrapped agent or model, turns it into memories with
+//! local embeddings in the background, and before each model call recalls what matters for
+//! the current prompt into the system prompt. Everything lives in your SQLite, PostgreSQL or
+//! MySQL/MariaDB database; nothing is sent to a third party.
+//!
+//! ```
+//! use memori_rig::{Memori, Message, Scope, embed::HashEmbedder};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> memori_rig::Result<()> {
+//! let memori = Memori::builder()
+//!     .database_url("sqlite::memory:")
+//!     .embedder(HashEmbedder::default()) // or the default local MiniLM model (`memori setup`)
+//!     .build()
+//!     .await?;
+//!
+//! let monday = Scope::new("user-42", "snack-bot", "monday")?;
+//! memori.capture(&monday, vec![Message::user("I'm allergic to peanuts"), Message::assistant("Noted!")]).await?;
+//! memori.flush().await?; // wait for background augmentation (embeddings)
+//!
+//! let friday = Scope::new("user-42", "snack-bot", "friday")?;
+//! let recalled = memori.recall(&friday, "am I allergic to anything?").await?;
+//! assert!(recalled[0].memory.text.contains("peanuts"));
+//! println!("{}", recalled[0].explanation.render());
+//! # Ok(()) }
+//! ```
+//!
+//! With a rig agent, attach [`Memori::hook`] to a run: it recalls before each model call,
+//! injects the memories into the system prompt and captures what the run added (see the
+//! [`rig`] module and `examples/quickstart.rs`).
+
+pub mod config;
+pub mod embed;
+pub mod error;
+pub mod import;
+pub mod model;
+pub mod recall;
+pub mod rig;
+pub mod scope;
+mod store;
+pub mod text;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, FailureMode, Fusion, JobConfig, RecallConfig};
+pub use embed::Embedder;
+pub use error::{Error, ErrorKind, Result};
+pub use model::{Explanation, Memory, MemoryKind, Message, Part, Recalled, Role, SourceRef};
+pub use recall::RecallRequest;
+pub use scope::{EntityId, ProcessId, Scope, SessionId};
+pub use store::{CaptureReceipt, redact_url};
+/// The sea-orm connection type accepted by [`MemoriBuilder::connection`].
+pub use sea_orm::DatabaseConnection;
+
+/// Largest message accepted by [`Memori::capture`], in bytes of text.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Counters of what memory did and what failed, for logs and health checks.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Recalls that failed or timed out (the agent call went on without memory).
+    pub recall_failures: AtomicU64,
+    /// Captures that failed or timed out.
+    pub capture_failures: AtomicU64,
+    /// Jobs finished.
+    pub jobs_done: AtomicU64,
+    /// Job attempts that failed (each is retried or becomes a dead letter).
+    pub jobs_failed: AtomicU64,
+}
+
+impl Metrics {
+    /// Current values as `(name, value)` pairs.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("recall_failures", self.recall_failures.load(Ordering::Relaxed)),
+            ("capture_failures", self.capture_failures.load(Ordering::Relaxed)),
+            ("jobs_done", self.jobs_done.load(Ordering::Relaxed)),
+            ("jobs_failed", self.jobs_failed.load(Ordering::Relaxed)),
+        ]
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) embedder: Arc<dyn Embedder>,
+    pub(crate) config: Config,
+    /// Signalled when new jobs are written by this process.
+    pub(crate) wake: Notify,
+    /// Signalled when a worker finished a job or found none.
+    pub(crate) progress: Notify,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) metrics: Metrics,
+    workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// Stops the workers when the last [`Memori`] handle is dropped.
+struct ShutdownGuard(CancellationToken);
+
+impl Drop for ShutdownGuard {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// The memory engine. Cheap to clone; clones share one database pool and one worker set.
+#[derive(Clone)]
+pub struct Memori {
+    inner: Arc<Inner>,
+    _guard: Arc<ShutdownGuard>,
+}
+
+impl std::fmt::Debug for Memori {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memori")
+            .field("backend", &self.inner.db.get_database_backend())
+            .field("embedder", &self.inner.embedder.model_id())
+            .finish_non_exhaustive()
+    }
+}
+
+enum DbSource {
+    None,
+    Url(String),
+    Connection(DatabaseConnection),
+}
+
+/// Builds a [`Memori`]; see [`Memori::builder`].
+#[must_use]
+pub struct MemoriBuilder {
+    db: DbSource,
+    embedder: Option<Arc<dyn Embedder>>,
+    config: Config,
+}
+
+impl MemoriBuilder {
+    /// Connect to this database: `sqlite://path/to/memori.db?mode=rwc`, `sqlite::memory:`,
+    /// `postgres://user:pass@host/db` or `mysql://user:pass@host/db`.
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.db = DbSource::Url(url.into());
+        self
+    }
+
+    /// Use an existing sea-orm connection (pool).
+    pub fn connection(mut self, db: DatabaseConnection) -> Self {
+        self.db = DbSource::Connection(db);
+        self
+    }
+
+    /// Use this embedder (default: the local all-MiniLM-L6-v2 model, see `memori setup`).
+    pub fn embedder(mut self, embedder: impl Embedder) -> Self {
+        self.embedder = Some(Arc::new(embedder));
+        self
+    }
+
+    /// Use a shared embedder.
+    pub fn shared_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// Replace the whole configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Change the configuration in place.
+    pub fn configure(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Connect, migrate (unless turned off) and start the background workers. Must be called
+    /// inside a Tokio runtime.
+    pub async fn build(self) -> Result<Memori> {
+        let db = match self.db {
+            DbSource::None => {
+                return Err(Error::invalid_input("no database: call database_url(..) or connection(..)"));
+            }
+            DbSource::Url(url) => store::connect(&url).await?,
+            DbSource::Connection(db) => db,
+        };
+        if self.config.auto_migrate {
+            store::migrate(&db).await?;
+        }
+        let embedder = match self.embedder {
+            Some(e) => e,
+            None => default_embedder()?,
+        };
+        let inner = Arc::new(Inner {
+            db,
+            embedder,
+            config: self.config,
+            wake: Notify::new(),
+            progress: Notify::new(),
+            shutdown: CancellationToken::new(),
+            metrics: Metrics::default(),
+            workers: std::sync::Mutex::new(Vec::new()),
+        });
+        let handles: Vec<_> = (0..inner.config.workers)
+            .map(|i| {
+                let id = format!("{}-{}-{i}", std::process::id(), uuid::Uuid::new_v4().simple());
+                tokio::spawn(worker::run(Arc::clone(&inner), id))
+            })
+            .collect();
+        if let Ok(mut w) = inner.workers.lock() {
+            w.extend(handles);
+        }
+        let guard = Arc::new(ShutdownGuard(inner.shutdown.clone()));
+        Ok(Memori { inner, _guard: guard })
+    }
+}
+
+#[cfg(feature = "fastembed")]
+fn default_embedder() -> Result<Arc<dyn Embedder>> {
+    Ok(Arc::new(embed::FastEmbedder::from_cache()?))
+}
+
+#[cfg(not(feature = "fastembed"))]
+fn default_embedder() -> Result<Arc<dyn Embedder>> {
+    Err(Error::invalid_input("no embedder: enable the `fastembed` feature or call embedder(..)"))
+}
+
+impl Memori {
+    /// Start building.
+    pub fn builder() -> MemoriBuilder {
+        MemoriBuilder { db: DbSource::None, embedder: None, config: Config::default() }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The database connection (pool) in use.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// The embedder in use.
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.inner.embedder
+    }
+
+    /// Counters of successes and failures.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Store messages of one exchange and enqueue their augmentation. Each call is one
+    /// transaction and gets a fresh idempotency key; use [`Memori::capture_keyed`] when the
+    /// same exchange may be submitted twice.
+    pub async fn capture(&self, scope: &Scope, messages: Vec<Message>) -> Result<CaptureReceipt> {
+        self.capture_keyed(scope, &uuid::Uuid::new_v4().to_string(), messages).await
+    }
+
+    /// Like [`Memori::capture`], with an idempotency key for the batch: message `i` is stored
+    /// under `"{key}:{i}"`, so submitting the same batch again stores nothing twice.
+    pub async fn capture_keyed(&self, scope: &Scope, key: &str, messages: Vec<Message>) -> Result<CaptureReceipt> {
+        let keys: Vec<String> = (0..messages.len()).map(|i| format!("{key}:{i}")).collect();
+        self.capture_with_keys(scope, messages.into_iter().zip(keys).collect(), None).await
+    }
+
+    /// Store messages, each with its own idempotency key (at most 255 bytes).
+    pub async fn capture_with_keys(
+        &self,
+        scope: &Scope,
+        messages: Vec<(Message, String)>,
+        run_id: Option<&str>,
+    ) -> Result<CaptureReceipt> {
+        let mut batch = Vec::with_capacity(messages.len());
+        for (i, (message, key)) in messages.into_iter().enumerate() {
+            if key.is_empty() || key.len() > scope::MAX_ID_BYTES {
+                return Err(Error::invalid_input(format!(
+                    "message {i}: idempotency key must be 1 to {} bytes, got {}",
+                    scope::MAX_ID_BYTES,
+                    key.len()
+                )));
+            }
+            let size = message.plain_text().len();
+            if size > MAX_MESSAGE_BYTES {
+                return Err(Error::invalid_input(format!(
+                    "message {i} is {size} bytes of text, the limit is {MAX_MESSAGE_BYTES}; nothing was stored"
+                )));
+            }
+            batch.push(store::NewMessage { message, idempotency_key: key, run_id: run_id.map(str::to_owned) });
+        }
+        if batch.is_empty() {
+            return Ok(CaptureReceipt::default());
+        }
+        let receipt = store::capture(&self.inner.db, scope, batch, self.inner.config.jobs.max_attempts).await?;
+        if receipt.job_id.is_some() {
+            self.inner.wake.notify_waiters();
+        }
+        Ok(receipt)
+    }
+
+    /// Recall the memories of `scope`'s entity that matter for `query`, best first. Recall
+    /// covers every session and process of the entity, and never another entity.
+    pub async fn recall(&self, scope: &Scope, query: &str) -> Result<Vec<Recalled>> {
+        self.recall_with(&scope.entity, RecallRequest::new(query)).await
+    }
+
+    /// Recall with every option.
+    pub async fn recall_with(&self, entity: &EntityId, req: RecallRequest) -> Result<Vec<Recalled>> {
+        let cfg = &self.inner.config.recall;
+        let limit = req.limit.unwrap_or(cfg.limit);
+        if req.query.trim().is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(entity_row) = store::entity_row_id(&self.inner.db, entity).await? else {
+            return Ok(Vec::new());
+        };
+        let query_vector = self.inner.embedder.embed(vec![req.query.clone()]).await?.into_iter().next();
+        let now = req.as_of.unwrap_or_else(Utc::now);
+        let mut candidates =
+            store::candidates(&self.inner.db, entity_row, self.inner.embedder.model_id(), req.as_of.map(store::ms)).await?;
+        if let Some(kinds) = &req.kinds {
+            candidates.retain(|c| kinds.contains(&c.memory.kind));
+        }
+        let terms: Vec<Vec<String>> = candidates.iter().map(|c| recall::lexical::terms(&c.memory.text)).collect();
+        let docs: Vec<recall::rank::RankDoc<'_>> = candidates
+            .iter()
+            .zip(&terms)
+            .map(|(c, t)| recall::rank::RankDoc {
+                terms: t,
+                vector: c.vector.as_deref(),
+                importance: c.memory.importance,
+                mention_count: c.memory.mention_count,
+                last_seen_at: c.memory.last_seen_at,
+            })
+            .collect();
+        let ranked =
+            recall::rank::rank(&recall::lexical::terms(&req.query), query_vector.as_deref(), &docs, cfg, now, limit);
+        let mut by_index: Vec<Option<store::Candidate>> = candidates.into_iter().map(Some).collect();
+        Ok(ranked
+            .into_iter()
+            .filter_map(|s| {
+                let c = by_index[s.index].take()?;
+                Some(Recalled { memory: c.memory, score: s.score, explanation: s.explanation })
+            })
+            .collect())
+    }
+
+    /// Render recalled memories as the block injected into a system prompt (see
+    /// [`recall::block`]), within the configured size.
+    pub fn render_block(&self, recalled: &[Recalled]) -> Option<String> {
+        recall::block::render(recalled, self.inner.config.recall.max_block_chars)
+    }
+
+    /// The memory block for a prompt, as the rig adapter injects it: recall for `query`,
+    /// drop memories whose source messages are all in `in_history` (fingerprints of messages
+    /// the model already sees), render within the size limit. Bounded by
+    /// [`Config::recall_timeout`]; failures are counted in [`Metrics::recall_failures`].
+    pub async fn context_block(
+        &self,
+        scope: &Scope,
+        query: &str,
+        in_history: &std::collections::HashSet<String>,
+    ) -> Result<Option<String>> {
+        let timeout = self.inner.config.recall_timeout;
+        let recalled = match tokio::time::timeout(timeout, self.recall(scope, query)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                self.inner.metrics.recall_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, kind = ?e.kind(), "memori recall failed; the call goes on without memories");
+                return Err(e);
+            }
+            Err(_) => {
+                self.inner.metrics.recall_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(timeout_ms = timeout.as_millis() as u64, "memori recall timed out; the call goes on without memories");
+                return Err(Error::new(ErrorKind::Timeout, format!("recall took longer than {timeout:?}")));
+            }
+        };
+        let fresh: Vec<Recalled> = recalled
+            .into_iter()
+            .filter(|r| r.memory.sources.is_empty() || !r.memory.sources.iter().all(|s| in_history.contains(&s.fingerprint)))
+            .collect();
+        Ok(self.render_block(&fresh))
+    }
+
+    /// Capture on behalf of an agent call: bounded by [`Config::capture_timeout`]; a failure
+    /// is logged and counted in [`Metrics::capture_failures`], never returned.
+    pub async fn capture_logged(&self, scope: &Scope, messages: Vec<Message>) -> Option<CaptureReceipt> {
+        if messages.is_empty() {
+            return None;
+        }
+        let run = uuid::Uuid::new_v4().to_string();
+        let keyed: Vec<(Message, String)> = messages.into_iter().enumerate().map(|(i, m)| (m, format!("run:{run}:{i}"))).collect();
+        let timeout = self.inner.config.capture_timeout;
+        match tokio::time::timeout(timeout, self.capture_with_keys(scope, keyed, Some(&run))).await {
+            Ok(Ok(receipt)) => Some(receipt),
+            Ok(Err(e)) => {
+                self.inner.metrics.capture_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, kind = ?e.kind(), "memori capture failed; this exchange was not stored");
+                None
+            }
+            Err(_) => {
+                self.inner.metrics.capture_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(timeout_ms = timeout.as_millis() as u64, "memori capture timed out; this exchange may not be stored");
+                None
+            }
+        }
+    }
+
+    /// Wait until the job queue is drained, for at most one minute.
+    pub async fn flush(&self) -> Result<()> {
+        self.flush_timeout(Duration::from_secs(60)).await
+    }
+
+    /// Wait until no job is pending or running (in this or any process sharing the database).
+    pub async fn flush_timeout(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let progressed = self.inner.progress.notified();
+            let outstanding = store::jobs::outstanding(&self.inner.db).await?;
+            if outstanding == 0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let hint = if self.inner.config.workers == 0 { " (this process runs no workers)" } else { "" };
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("{outstanding} jobs still pending after {timeout:?}{hint}"),
+                ));
+            }
+            self.inner.wake.notify_waiters();
+            tokio::select! {
+                () = progressed => {}
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+
+    /// How many jobs are dead letters (failed on every attempt).
+    pub async fn dead_jobs(&self) -> Result<u64> {
+        store::jobs::dead(&self.inner.db).await
+    }
+
+    /// How many messages are stored for an entity.
+    pub async fn message_count(&self, entity: &EntityId) -> Result<u64> {
+        match store::entity_row_id(&self.inner.db, entity).await? {
+            Some(row) => store::count_messages(&self.inner.db, row).await,
+            None => Ok(0),
+        }
+    }
+
+    /// Stop the workers of this process and wait for them (a job in progress finishes or,
+    /// if interrupted, is taken over after its lease).
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        let handles: Vec<_> = self.inner.workers.lock().map(|mut w| w.drain(..).collect()).unwrap_or_default();
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+}

@@ -1,0 +1,525 @@
+//! The only door to SQL: connection, migrations, and one plain `async fn` per query.
+//!
+//! Invariant: no other module imports sea-orm. Functions take a connection (or transaction)
+//! and domain values, and return domain values or row structs defined here.
+
+pub(crate) mod entity;
+pub(crate) mod jobs;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::error::{Error, Result};
+use crate::model::{Memory, MemoryKind, Message, SourceRef};
+use crate::scope::{EntityId, Scope};
+use entity::{embeddings, entities, memories, memory_sources, messages, processes, sessions};
+
+
+/// Milliseconds since the Unix epoch: how every time is stored.
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The inverse of [`ms`]; out-of-range values clamp to the epoch instead of panicking.
+pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+fn db_err(context: &'static str) -> impl FnOnce(DbErr) -> Error {
+    move |e| Error::database(context, e)
+}
+
+/// Open a connection pool. SQLite files are created when missing and run in WAL mode.
+pub(crate) async fn connect(url: &str) -> Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(10));
+    let is_sqlite = url.starts_with("sqlite:");
+    if is_sqlite && url.contains(":memory:") {
+        // Every connection to `sqlite::memory:` is its own empty database: keep exactly one.
+        opts.max_connections(1).min_connections(1);
+    } else if is_sqlite {
+        opts.max_connections(4);
+    }
+    let db = Database::connect(opts)
+        .await
+        .map_err(|e| Error::database(&format!("cannot connect to {}", redact_url(url)), e))?;
+    if db.get_database_backend() == DbBackend::Sqlite && !url.contains(":memory:") {
+        db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .await
+            .map_err(db_err("cannot configure SQLite"))?;
+    }
+    Ok(db)
+}
+
+/// A database URL with its password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Apply every pending migration.
+pub(crate) async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    memori_migrations::Migrator::up(db, None).await.map_err(db_err("migration failed"))
+}
+
+/// Database ids of one scope's rows.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ScopeIds {
+    pub(crate) entity: i64,
+    pub(crate) process: i64,
+    pub(crate) session: i64,
+}
+
+/// Create (or touch) the entity, process and session rows of a scope.
+async fn ensure_scope<C: ConnectionTrait>(db: &C, scope: &Scope, now: i64) -> Result<ScopeIds> {
+    entities::Entity::insert(entities::ActiveModel {
+        id: NotSet,
+        external_id: Set(scope.entity.as_str().to_owned()),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+    })
+    .on_conflict(OnConflict::column(entities::Column::ExternalId).update_column(entities::Column::LastSeenAt).to_owned())
+    .exec_without_returning(db)
+    .await
+    .map_err(db_err("cannot store entity"))?;
+    let entity = entities::Entity::find()
+        .filter(entities::Column::ExternalId.eq(scope.entity.as_str()))
+        .one(db)
+        .await
+        .map_err(db_err("cannot read entity"))?
+        .ok_or_else(|| Error::new(crate::ErrorKind::Database, "entity row vanished after upsert"))?;
+
+    processes::Entity::insert(processes::ActiveModel {
+        id: NotSet,
+        external_id: Set(scope.process.as_str().to_owned()),
+        created_at: Set(now),
+    })
+    .on_conflict(OnConflict::column(processes::Column::ExternalId).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await
+    .map_err(db_err("cannot store process"))?;
+    let process = processes::Entity::find()
+        .filter(processes::Column::ExternalId.eq(scope.process.as_str()))
+        .one(db)
+        .await
+        .map_err(db_err("cannot read process"))?
+        .ok_or_else(|| Error::new(crate::ErrorKind::Database, "process row vanished after insert"))?;
+
+    sessions::Entity::insert(sessions::ActiveModel {
+        id: NotSet,
+        entity_id: Set(entity.id),
+        process_id: Set(process.id),
+        external_id: Set(scope.session.as_str().to_owned()),
+        summary: Set(None),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([sessions::Column::EntityId, sessions::Column::ExternalId])
+            .update_column(sessions::Column::LastSeenAt)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await
+    .map_err(db_err("cannot store session"))?;
+    let session = sessions::Entity::find()
+        .filter(sessions::Column::EntityId.eq(entity.id))
+        .filter(sessions::Column::ExternalId.eq(scope.session.as_str()))
+        .one(db)
+        .await
+        .map_err(db_err("cannot read session"))?
+        .ok_or_else(|| Error::new(crate::ErrorKind::Database, "session row vanished after upsert"))?;
+
+    Ok(ScopeIds { entity: entity.id, process: process.id, session: session.id })
+}
+
+/// A message ready to store: validated, with its idempotency key.
+#[derive(Clone, Debug)]
+pub(crate) struct NewMessage {
+    pub(crate) message: Message,
+    pub(crate) idempotency_key: String,
+    pub(crate) run_id: Option<String>,
+}
+
+/// What [`capture`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureReceipt {
+    /// Messages newly stored.
+    pub stored: usize,
+    /// Messages skipped because their idempotency key was already stored.
+    pub duplicates: usize,
+    /// The augmentation job enqueued with them, if any message was new.
+    pub job_id: Option<i64>,
+}
+
+/// Store messages and enqueue their augmentation job, in one transaction: either both happen
+/// or neither does, so no captured message can miss augmentation.
+pub(crate) async fn capture(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    batch: Vec<NewMessage>,
+    max_attempts: i32,
+) -> Result<CaptureReceipt> {
+    let txn = db.begin().await.map_err(db_err("cannot begin capture"))?;
+    let now = ms(Utc::now());
+    let ids = ensure_scope(&txn, scope, now).await?;
+    let mut position: i64 = messages::Entity::find()
+        .select_only()
+        .column_as(messages::Column::Position.max(), "max_pos")
+        .filter(messages::Column::SessionId.eq(ids.session))
+        .into_tuple::<Option<i64>>()
+        .one(&txn)
+        .await
+        .map_err(db_err("cannot read session position"))?
+        .flatten()
+        .unwrap_or(0);
+
+    let mut receipt = CaptureReceipt::default();
+    let mut new_ids = Vec::new();
+    for item in batch {
+        let m = &item.message;
+        let parts = serde_json::to_string(&m.parts).map_err(|e| Error::invalid_input(format!("message parts: {e}")))?;
+        let raw = m.raw.as_ref().map(serde_json::to_string).transpose().map_err(|e| Error::invalid_input(format!("raw message: {e}")))?;
+        position += 1;
+        let res = messages::Entity::insert(messages::ActiveModel {
+            id: NotSet,
+            entity_id: Set(ids.entity),
+            session_id: Set(ids.session),
+            process_id: Set(ids.process),
+            role: Set(m.role.as_str().to_owned()),
+            name: Set(m.name.clone()),
+            parts: Set(parts.replace("\\u0000", "\\ufffd")),
+            raw: Set(raw.map(|r| r.replace("\\u0000", "\\ufffd"))),
+            text: Set(m.plain_text()),
+            position: Set(position),
+            said_at: Set(m.said_at.map_or(now, ms)),
+            captured_at: Set(now),
+            run_id: Set(item.run_id.clone()),
+            external_id: Set(m.external_id.clone()),
+            fingerprint: Set(m.fingerprint()),
+            idempotency_key: Set(item.idempotency_key.clone()),
+        })
+        .on_conflict(OnConflict::column(messages::Column::IdempotencyKey).do_nothing().to_owned())
+        .exec(&txn)
+        .await;
+        match res {
+            Ok(r) => {
+                receipt.stored += 1;
+                new_ids.push(r.last_insert_id);
+            }
+            Err(DbErr::RecordNotInserted) => {
+                receipt.duplicates += 1;
+                position -= 1;
+            }
+            Err(e) => return Err(Error::database("cannot store message", e)),
+        }
+    }
+
+    if !new_ids.is_empty() {
+        let key = format!("augment:{}:{}", ids.entity, new_ids[0]);
+        let payload = serde_json::json!({ "message_ids": new_ids }).to_string();
+        receipt.job_id = jobs::enqueue(&txn, Some(ids.entity), jobs::Kind::Augment, &payload, &key, now, max_attempts).await?;
+    }
+    txn.commit().await.map_err(db_err("cannot commit capture"))?;
+    Ok(receipt)
+}
+
+/// A stored message, as augmentation needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredMessage {
+    pub(crate) id: i64,
+    pub(crate) entity_id: i64,
+    pub(crate) session_id: i64,
+    pub(crate) process_id: i64,
+    pub(crate) message: Message,
+}
+
+/// Load messages by id (in id order), skipping ids that no longer exist (erased).
+pub(crate) async fn messages_by_id(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<StoredMessage>> {
+    let rows = messages::Entity::find()
+        .filter(messages::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(messages::Column::Id)
+        .all(db)
+        .await
+        .map_err(db_err("cannot read messages"))?;
+    rows.into_iter()
+        .map(|r| {
+            let parts = serde_json::from_str(&r.parts)
+                .map_err(|e| Error::invalid_input(format!("stored message {} has unreadable parts: {e}", r.id)))?;
+            Ok(StoredMessage {
+                id: r.id,
+                entity_id: r.entity_id,
+                session_id: r.session_id,
+                process_id: r.process_id,
+                message: Message {
+                    role: crate::model::Role::parse(&r.role).unwrap_or(crate::model::Role::User),
+                    name: r.name,
+                    parts,
+                    said_at: Some(from_ms(r.said_at)),
+                    raw: None,
+                    external_id: r.external_id,
+                },
+            })
+        })
+        .collect()
+}
+
+/// A memory to write.
+#[derive(Clone, Debug)]
+pub(crate) struct NewMemory {
+    pub(crate) entity_id: i64,
+    pub(crate) session_id: Option<i64>,
+    pub(crate) process_id: Option<i64>,
+    pub(crate) kind: MemoryKind,
+    pub(crate) text: String,
+    pub(crate) importance: f64,
+    pub(crate) confidence: f64,
+    pub(crate) valid_from: i64,
+    pub(crate) dedup_key: String,
+    pub(crate) source_message_ids: Vec<i64>,
+}
+
+/// Insert memories that do not exist yet (by `dedup_key`), with their sources, in one
+/// transaction. Running it twice changes nothing. Returns the ids of all given memories.
+pub(crate) async fn upsert_memories(db: &DatabaseConnection, items: &[NewMemory]) -> Result<Vec<i64>> {
+    let txn = db.begin().await.map_err(db_err("cannot begin memory write"))?;
+    let now = ms(Utc::now());
+    let mut out = Vec::with_capacity(items.len());
+    for m in items {
+        memories::Entity::insert(memories::ActiveModel {
+            id: NotSet,
+            entity_id: Set(m.entity_id),
+            session_id: Set(m.session_id),
+            process_id: Set(m.process_id),
+            kind: Set(m.kind.as_str().to_owned()),
+            text: Set(m.text.clone()),
+            importance: Set(m.importance),
+            confidence: Set(m.confidence),
+            mention_count: Set(1),
+            created_at: Set(now),
+            last_seen_at: Set(m.valid_from),
+            valid_from: Set(m.valid_from),
+            referred_at: Set(None),
+            invalidated_at: Set(None),
+            invalidated_by: Set(None),
+            dedup_key: Set(m.dedup_key.clone()),
+        })
+        .on_conflict(OnConflict::columns([memories::Column::EntityId, memories::Column::DedupKey]).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_err("cannot store memory"))?;
+        let id: i64 = memories::Entity::find()
+            .select_only()
+            .column(memories::Column::Id)
+            .filter(memories::Column::EntityId.eq(m.entity_id))
+            .filter(memories::Column::DedupKey.eq(&m.dedup_key))
+            .into_tuple()
+            .one(&txn)
+            .await
+            .map_err(db_err("cannot read memory"))?
+            .ok_or_else(|| Error::new(crate::ErrorKind::Database, "memory row vanished after insert"))?;
+        for &message_id in &m.source_message_ids {
+            memory_sources::Entity::insert(memory_sources::ActiveModel {
+                memory_id: Set(id),
+                message_id: Set(message_id),
+                entity_id: Set(m.entity_id),
+            })
+            .on_conflict(
+                OnConflict::columns([memory_sources::Column::MemoryId, memory_sources::Column::MessageId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err("cannot store memory source"))?;
+        }
+        out.push(id);
+    }
+    txn.commit().await.map_err(db_err("cannot commit memories"))?;
+    Ok(out)
+}
+
+/// Of `memory_ids`, those with no embedding from `model` yet, with their text.
+pub(crate) async fn missing_embeddings(db: &DatabaseConnection, memory_ids: &[i64], model: &str) -> Result<Vec<(i64, i64, String)>> {
+    let have: Vec<i64> = embeddings::Entity::find()
+        .select_only()
+        .column(embeddings::Column::MemoryId)
+        .filter(embeddings::Column::MemoryId.is_in(memory_ids.iter().copied()))
+        .filter(embeddings::Column::Model.eq(model))
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err("cannot read embeddings"))?;
+    let rows: Vec<(i64, i64, String)> = memories::Entity::find()
+        .select_only()
+        .columns([memories::Column::Id, memories::Column::EntityId, memories::Column::Text])
+        .filter(memories::Column::Id.is_in(memory_ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err("cannot read memories"))?;
+    Ok(rows.into_iter().filter(|(id, _, _)| !have.contains(id)).collect())
+}
+
+/// Store embeddings (little-endian f32); an existing (memory, model) pair is left as is.
+pub(crate) async fn insert_embeddings(db: &DatabaseConnection, model: &str, rows: &[(i64, i64, Vec<f32>)]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let now = ms(Utc::now());
+    let txn = db.begin().await.map_err(db_err("cannot begin embedding write"))?;
+    for (memory_id, entity_id, vector) in rows {
+        embeddings::Entity::insert(embeddings::ActiveModel {
+            memory_id: Set(*memory_id),
+            model: Set(model.to_owned()),
+            entity_id: Set(*entity_id),
+            dim: Set(i32::try_from(vector.len()).unwrap_or(i32::MAX)),
+            vector: Set(encode_vector(vector)),
+            created_at: Set(now),
+        })
+        .on_conflict(OnConflict::columns([embeddings::Column::MemoryId, embeddings::Column::Model]).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_err("cannot store embedding"))?;
+    }
+    txn.commit().await.map_err(db_err("cannot commit embeddings"))
+}
+
+/// f32 values as little-endian bytes.
+pub(crate) fn encode_vector(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The inverse of [`encode_vector`]; trailing bytes that do not make a whole f32 are ignored.
+pub(crate) fn decode_vector(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// The database id of an entity, if it exists.
+pub(crate) async fn entity_row_id(db: &DatabaseConnection, entity: &EntityId) -> Result<Option<i64>> {
+    entities::Entity::find()
+        .select_only()
+        .column(entities::Column::Id)
+        .filter(entities::Column::ExternalId.eq(entity.as_str()))
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(db_err("cannot read entity"))
+}
+
+/// A recall candidate: a live memory with its embedding (if any) for the given model.
+#[derive(Clone, Debug)]
+pub(crate) struct Candidate {
+    pub(crate) memory: Memory,
+    pub(crate) vector: Option<Vec<f32>>,
+}
+
+/// Every live (not invalidated) memory of one entity, valid as of `as_of`, with embeddings
+/// from `model` and source references.
+pub(crate) async fn candidates(db: &DatabaseConnection, entity_row: i64, model: &str, as_of: Option<i64>) -> Result<Vec<Candidate>> {
+    let mut q = memories::Entity::find()
+        .filter(memories::Column::EntityId.eq(entity_row))
+        .filter(memories::Column::InvalidatedAt.is_null());
+    if let Some(t) = as_of {
+        q = q.filter(memories::Column::ValidFrom.lte(t));
+    }
+    let rows = q.order_by_asc(memories::Column::Id).all(db).await.map_err(db_err("cannot read memories"))?;
+
+    let vectors: HashMap<i64, Vec<f32>> = embeddings::Entity::find()
+        .select_only()
+        .columns([embeddings::Column::MemoryId, embeddings::Column::Vector])
+        .filter(embeddings::Column::EntityId.eq(entity_row))
+        .filter(embeddings::Column::Model.eq(model))
+        .into_tuple::<(i64, Vec<u8>)>()
+        .all(db)
+        .await
+        .map_err(db_err("cannot read embeddings"))?
+        .into_iter()
+        .map(|(id, bytes)| (id, decode_vector(&bytes)))
+        .collect();
+
+    let mut sources: HashMap<i64, Vec<SourceRef>> = HashMap::new();
+    let source_rows: Vec<(i64, i64, Option<String>, String)> = memory_sources::Entity::find()
+        .select_only()
+        .column(memory_sources::Column::MemoryId)
+        .column(memory_sources::Column::MessageId)
+        .column_as(messages::Column::ExternalId, "external_id")
+        .column_as(messages::Column::Fingerprint, "fingerprint")
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            memory_sources::Entity::belongs_to(messages::Entity)
+                .from(memory_sources::Column::MessageId)
+                .to(messages::Column::Id)
+                .into(),
+        )
+        .filter(memory_sources::Column::EntityId.eq(entity_row))
+        .order_by_asc(memory_sources::Column::MessageId)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err("cannot read memory sources"))?;
+    for (memory_id, message_id, external_id, fingerprint) in source_rows {
+        sources.entry(memory_id).or_default().push(SourceRef { message_id, external_id, fingerprint });
+    }
+
+    let session_names: HashMap<i64, String> = sessions::Entity::find()
+        .select_only()
+        .columns([sessions::Column::Id, sessions::Column::ExternalId])
+        .filter(sessions::Column::EntityId.eq(entity_row))
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await
+        .map_err(db_err("cannot read sessions"))?
+        .into_iter()
+        .collect();
+
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let vector = vectors.get(&r.id).cloned();
+            let memory = Memory {
+                id: r.id,
+                kind: MemoryKind::parse(&r.kind).unwrap_or(MemoryKind::Fact),
+                text: r.text,
+                importance: r.importance,
+                confidence: r.confidence,
+                mention_count: r.mention_count,
+                created_at: from_ms(r.created_at),
+                last_seen_at: from_ms(r.last_seen_at),
+                valid_from: from_ms(r.valid_from),
+                referred_at: r.referred_at.map(from_ms),
+                invalidated_at: r.invalidated_at.map(from_ms),
+                session: r.session_id.and_then(|s| session_names.get(&s).cloned()),
+                sources: sources.remove(&r.id).unwrap_or_default(),
+            };
+            Candidate { memory, vector }
+        })
+        .collect())
+}
+
+/// Row counts of an entity's data, table by table (for receipts, tests and the CLI).
+pub(crate) async fn count_messages(db: &DatabaseConnection, entity_row: i64) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    messages::Entity::find()
+        .filter(messages::Column::EntityId.eq(entity_row))
+        .count(db)
+        .await
+        .map_err(db_err("cannot count messages"))
+}

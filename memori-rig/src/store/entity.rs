@@ -1,0 +1,163 @@
+//! sea-orm entities, one module per table. Hand-written to match `memori-migrations`;
+//! `tests/integration/schema.rs` checks that they agree with the migrated database.
+
+#![allow(missing_docs, unreachable_pub)]
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod entities {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_entities")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub external_id: String,
+        pub created_at: i64,
+        pub last_seen_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod processes {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_processes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub external_id: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod sessions {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub entity_id: i64,
+        pub process_id: i64,
+        pub external_id: String,
+        pub summary: Option<String>,
+        pub created_at: i64,
+        pub last_seen_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod messages {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_messages")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub entity_id: i64,
+        pub session_id: i64,
+        pub process_id: i64,
+        pub role: String,
+        pub name: Option<String>,
+        pub parts: String,
+        pub raw: Option<String>,
+        pub text: String,
+        pub position: i64,
+        pub said_at: i64,
+        pub captured_at: i64,
+        pub run_id: Option<String>,
+        pub external_id: Option<String>,
+        pub fingerprint: String,
+        pub idempotency_key: String,
+    }
+    no_relations!();
+}
+
+pub mod memories {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_memories")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub entity_id: i64,
+        pub session_id: Option<i64>,
+        pub process_id: Option<i64>,
+        pub kind: String,
+        pub text: String,
+        pub importance: f64,
+        pub confidence: f64,
+        pub mention_count: i32,
+        pub created_at: i64,
+        pub last_seen_at: i64,
+        pub valid_from: i64,
+        pub referred_at: Option<i64>,
+        pub invalidated_at: Option<i64>,
+        pub invalidated_by: Option<i64>,
+        pub dedup_key: String,
+    }
+    no_relations!();
+}
+
+pub mod memory_sources {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_memory_sources")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub memory_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub message_id: i64,
+        pub entity_id: i64,
+    }
+    no_relations!();
+}
+
+pub mod embeddings {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_embeddings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub memory_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub model: String,
+        pub entity_id: i64,
+        pub dim: i32,
+        pub vector: Vec<u8>,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod jobs {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_jobs")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub entity_id: Option<i64>,
+        pub kind: String,
+        pub payload: String,
+        pub status: String,
+        pub attempts: i32,
+        pub max_attempts: i32,
+        pub run_after: i64,
+        pub lease_until: Option<i64>,
+        pub locked_by: Option<String>,
+        pub last_error: Option<String>,
+        pub idempotency_key: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    no_relations!();
+}

@@ -1,0 +1,212 @@
+//! The durable job queue: rows in `memori_jobs`, claimed with a lease.
+//!
+//! A job is written in the same transaction as the data it is about, claimed by one worker
+//! at a time (`FOR UPDATE SKIP LOCKED` on PostgreSQL and MariaDB, a conditional `UPDATE` that
+//! also guards SQLite), and finished, retried with backoff, or turned into a dead letter.
+//! A worker that dies leaves its lease to expire; the next claim takes the job over.
+//! Handlers must therefore be idempotent: a job may run twice.
+
+use std::time::Duration;
+
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::entity::jobs;
+use super::db_err;
+use crate::error::{Error, Result};
+
+/// What a job does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Turn captured messages into memories and embeddings.
+    Augment,
+}
+
+impl Kind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Augment => "augment",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        (s == "augment").then_some(Kind::Augment)
+    }
+}
+
+/// Job states as stored.
+pub(crate) mod status {
+    pub(crate) const PENDING: &str = "pending";
+    pub(crate) const RUNNING: &str = "running";
+    pub(crate) const DONE: &str = "done";
+    pub(crate) const DEAD: &str = "dead";
+}
+
+/// A claimed job.
+#[derive(Clone, Debug)]
+pub(crate) struct Claimed {
+    pub(crate) id: i64,
+    pub(crate) kind: Option<Kind>,
+    pub(crate) payload: String,
+    pub(crate) attempts: i32,
+    pub(crate) max_attempts: i32,
+}
+
+/// Enqueue a job unless one with the same idempotency key exists. Returns its id when new.
+pub(crate) async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    entity_id: Option<i64>,
+    kind: Kind,
+    payload: &str,
+    idempotency_key: &str,
+    now: i64,
+    max_attempts: i32,
+) -> Result<Option<i64>> {
+    let res = jobs::Entity::insert(jobs::ActiveModel {
+        id: NotSet,
+        entity_id: Set(entity_id),
+        kind: Set(kind.as_str().to_owned()),
+        payload: Set(payload.to_owned()),
+        status: Set(status::PENDING.to_owned()),
+        attempts: Set(0),
+        max_attempts: Set(max_attempts),
+        run_after: Set(now),
+        lease_until: Set(None),
+        locked_by: Set(None),
+        last_error: Set(None),
+        idempotency_key: Set(idempotency_key.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict(OnConflict::column(jobs::Column::IdempotencyKey).do_nothing().to_owned())
+    .exec(db)
+    .await;
+    match res {
+        Ok(r) => Ok(Some(r.last_insert_id)),
+        Err(sea_orm::DbErr::RecordNotInserted) => Ok(None),
+        Err(e) => Err(Error::database("cannot enqueue job", e)),
+    }
+}
+
+fn claimable(now: i64) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(jobs::Column::Status.eq(status::PENDING))
+                .add(jobs::Column::RunAfter.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(jobs::Column::Status.eq(status::RUNNING))
+                .add(jobs::Column::LeaseUntil.lt(now)),
+        )
+}
+
+/// Claim the oldest runnable job (pending and due, or running with an expired lease).
+pub(crate) async fn claim(db: &DatabaseConnection, worker: &str, now: i64, lease: Duration) -> Result<Option<Claimed>> {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    for _ in 0..5 {
+        // PostgreSQL and MariaDB: lock the row and skip rows other workers hold. SQLite has one
+        // writer and no row locks; there a read transaction that later writes fails with
+        // "database is locked" instead of waiting, so it reads outside a transaction and relies
+        // on the conditional UPDATE below, which is atomic on every backend.
+        let found = if sqlite {
+            let job = find_claimable(db, now, false).await?;
+            job.map(|j| (j, None))
+        } else {
+            let txn = db.begin().await.map_err(db_err("cannot begin claim"))?;
+            find_claimable(&txn, now, true).await?.map(|j| (j, Some(txn)))
+        };
+        let Some((job, txn)) = found else { return Ok(None) };
+        let update = jobs::Entity::update_many()
+            .col_expr(jobs::Column::Status, Expr::value(status::RUNNING))
+            .col_expr(jobs::Column::Attempts, Expr::col(jobs::Column::Attempts).add(1))
+            .col_expr(jobs::Column::LeaseUntil, Expr::value(now + lease_ms))
+            .col_expr(jobs::Column::LockedBy, Expr::value(worker))
+            .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+            .filter(jobs::Column::Id.eq(job.id))
+            .filter(claimable(now));
+        let updated = match txn {
+            Some(txn) => {
+                let r = update.exec(&txn).await.map_err(db_err("cannot claim job"))?;
+                txn.commit().await.map_err(db_err("cannot commit claim"))?;
+                r
+            }
+            None => update.exec(db).await.map_err(db_err("cannot claim job"))?,
+        };
+        if updated.rows_affected == 1 {
+            return Ok(Some(Claimed {
+                id: job.id,
+                kind: Kind::parse(&job.kind),
+                payload: job.payload,
+                attempts: job.attempts + 1,
+                max_attempts: job.max_attempts,
+            }));
+        }
+        // Another worker took it between our read and our update: look again.
+    }
+    Ok(None)
+}
+
+async fn find_claimable<C: ConnectionTrait>(db: &C, now: i64, lock: bool) -> Result<Option<jobs::Model>> {
+    let mut q = jobs::Entity::find().filter(claimable(now)).order_by_asc(jobs::Column::Id).limit(1);
+    if lock {
+        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    q.one(db).await.map_err(db_err("cannot look for jobs"))
+}
+
+/// Mark a job done.
+pub(crate) async fn complete(db: &DatabaseConnection, id: i64, now: i64) -> Result<()> {
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value(status::DONE))
+        .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+        .filter(jobs::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map_err(db_err("cannot finish job"))?;
+    Ok(())
+}
+
+/// Record a failure: retry after `retry_in`, or make it a dead letter when attempts are spent.
+pub(crate) async fn fail(db: &DatabaseConnection, job: &Claimed, error: &str, now: i64, retry_in: Duration) -> Result<bool> {
+    let dead = job.attempts >= job.max_attempts;
+    let retry_ms = i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX / 2);
+    jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value(if dead { status::DEAD } else { status::PENDING }))
+        .col_expr(jobs::Column::RunAfter, Expr::value(now + retry_ms))
+        .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+        .col_expr(jobs::Column::LastError, Expr::value(error.chars().take(4000).collect::<String>()))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
+        .filter(jobs::Column::Id.eq(job.id))
+        .exec(db)
+        .await
+        .map_err(db_err("cannot record job failure"))?;
+    Ok(dead)
+}
+
+/// How many jobs are pending or running.
+pub(crate) async fn outstanding(db: &DatabaseConnection) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    jobs::Entity::find()
+        .filter(jobs::Column::Status.is_in([status::PENDING, status::RUNNING]))
+        .count(db)
+        .await
+        .map_err(db_err("cannot count jobs"))
+}
+
+/// How many jobs are dead letters.
+pub(crate) async fn dead(db: &DatabaseConnection) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    jobs::Entity::find()
+        .filter(jobs::Column::Status.eq(status::DEAD))
+        .count(db)
+        .await
+        .map_err(db_err("cannot count jobs"))
+}

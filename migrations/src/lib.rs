@@ -1,0 +1,28 @@
+//! Schema migrations for memori-rig, identical on SQLite, PostgreSQL and MySQL/MariaDB.
+//!
+//! Migrations name their tables and columns with [`DeriveIden`] enums of their own and never
+//! import the store's entities, so an old migration stays frozen while the entities evolve.
+//!
+//! Conventions that hold for every table (see `ARCHITECTURE.md`):
+//! - times are `BIGINT` milliseconds since the Unix epoch, UTC: the same range, precision and
+//!   ordering on all three backends (MySQL's `TIMESTAMP` stops in 2038 and drops milliseconds);
+//! - JSON is stored as text that the store (de)serialises, not as a backend JSON type;
+//! - long text is `LONGTEXT` on MySQL, whose `TEXT` holds only 64 KiB;
+//! - every row that belongs to an end user carries `entity_id` with `ON DELETE CASCADE`,
+//!   so erasing an entity is one `DELETE` that reaches every table.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_core_schema;
+mod columns;
+
+/// All migrations, oldest first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_core_schema::Migration)]
+    }
+}
