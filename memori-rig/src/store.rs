@@ -34,6 +34,11 @@ pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(v).single().unwrap_or_default()
 }
 
+// Every "insert unless present" below uses `do_nothing_on([key])`: sea-query renders it as
+// `ON CONFLICT .. DO NOTHING` on PostgreSQL and SQLite and as the no-op
+// `ON DUPLICATE KEY UPDATE key = key` on MySQL (its plain `do_nothing` is not valid there);
+// either way zero affected rows come back as `DbErr::RecordNotInserted`.
+
 fn db_err(context: &'static str) -> impl FnOnce(DbErr) -> Error {
     move |e| Error::database(context, e)
 }
@@ -111,7 +116,7 @@ async fn ensure_scope<C: ConnectionTrait>(db: &C, scope: &Scope, now: i64) -> Re
         external_id: Set(scope.process.as_str().to_owned()),
         created_at: Set(now),
     })
-    .on_conflict(OnConflict::column(processes::Column::ExternalId).do_nothing().to_owned())
+    .on_conflict(OnConflict::column(processes::Column::ExternalId).do_nothing_on([processes::Column::ExternalId]).to_owned())
     .exec_without_returning(db)
     .await
     .map_err(db_err("cannot store process"))?;
@@ -216,7 +221,7 @@ pub(crate) async fn capture(
             fingerprint: Set(m.fingerprint()),
             idempotency_key: Set(item.idempotency_key.clone()),
         })
-        .on_conflict(OnConflict::column(messages::Column::IdempotencyKey).do_nothing().to_owned())
+        .on_conflict(OnConflict::column(messages::Column::IdempotencyKey).do_nothing_on([messages::Column::IdempotencyKey]).to_owned())
         .exec(&txn)
         .await;
         match res {
@@ -321,7 +326,7 @@ pub(crate) async fn upsert_memories(db: &DatabaseConnection, items: &[NewMemory]
             invalidated_by: Set(None),
             dedup_key: Set(m.dedup_key.clone()),
         })
-        .on_conflict(OnConflict::columns([memories::Column::EntityId, memories::Column::DedupKey]).do_nothing().to_owned())
+        .on_conflict(OnConflict::columns([memories::Column::EntityId, memories::Column::DedupKey]).do_nothing_on([memories::Column::EntityId]).to_owned())
         .exec_without_returning(&txn)
         .await
         .map_err(db_err("cannot store memory"))?;
@@ -343,7 +348,7 @@ pub(crate) async fn upsert_memories(db: &DatabaseConnection, items: &[NewMemory]
             })
             .on_conflict(
                 OnConflict::columns([memory_sources::Column::MemoryId, memory_sources::Column::MessageId])
-                    .do_nothing()
+                    .do_nothing_on([memory_sources::Column::MemoryId])
                     .to_owned(),
             )
             .exec_without_returning(&txn)
@@ -394,7 +399,7 @@ pub(crate) async fn insert_embeddings(db: &DatabaseConnection, model: &str, rows
             vector: Set(encode_vector(vector)),
             created_at: Set(now),
         })
-        .on_conflict(OnConflict::columns([embeddings::Column::MemoryId, embeddings::Column::Model]).do_nothing().to_owned())
+        .on_conflict(OnConflict::columns([embeddings::Column::MemoryId, embeddings::Column::Model]).do_nothing_on([embeddings::Column::MemoryId]).to_owned())
         .exec_without_returning(&txn)
         .await
         .map_err(db_err("cannot store embedding"))?;

@@ -1,1 +1,28 @@
+//! The integration test binary (one binary, many modules; see ARCHITECTURE.md "Testing").
 
+mod agent;
+mod embedding_model;
+mod provider;
+mod store;
+
+use std::time::Duration;
+
+use memori_rig::embed::HashEmbedder;
+use memori_rig::{Embedder, Memori};
+
+/// A Memori over `url` with the deterministic test embedder and a fast-polling worker.
+pub(crate) async fn memori(url: &str) -> anyhow::Result<Memori> {
+    memori_with(url, HashEmbedder::default()).await
+}
+
+pub(crate) async fn memori_with(url: &str, embedder: impl Embedder) -> anyhow::Result<Memori> {
+    Ok(Memori::builder()
+        .database_url(url)
+        .embedder(embedder)
+        .configure(|c| {
+            c.jobs.poll_interval = Duration::from_millis(50);
+            c.jobs.retry_base = Duration::from_millis(10);
+        })
+        .build()
+        .await?)
+}

@@ -82,7 +82,7 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
     })
-    .on_conflict(OnConflict::column(jobs::Column::IdempotencyKey).do_nothing().to_owned())
+    .on_conflict(OnConflict::column(jobs::Column::IdempotencyKey).do_nothing_on([jobs::Column::IdempotencyKey]).to_owned())
     .exec(db)
     .await;
     match res {
