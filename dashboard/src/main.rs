@@ -108,12 +108,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             memori.shutdown().await;
             Ok(())
         }
-        Command::Import { file, allow_partial, limit, process } => import(&cli.database_url, &file, allow_partial, limit, &process).await,
+        Command::Import { file, allow_partial, limit, process } => {
+            import(&cli.database_url, &file, allow_partial, limit, &process).await
+        }
         Command::Recall { entity, json, k, as_of, explain, query } => {
             let entity = EntityId::new(entity)?;
             let mut req = RecallRequest::new(query).limit(k);
             if let Some(d) = as_of {
-                req = req.as_of(memori_rig::import::parse_iso_date(&d).with_context(|| format!("--as-of {d:?} is not a date (YYYY-MM-DD[THH:MM])"))?);
+                req = req.as_of(
+                    memori_rig::import::parse_iso_date(&d)
+                        .with_context(|| format!("--as-of {d:?} is not a date (YYYY-MM-DD[THH:MM])"))?,
+                );
             }
             let memori = open(&cli.database_url).await?;
             let started = Instant::now();
@@ -149,8 +154,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn import(url: &str, file: &std::path::Path, allow_partial: bool, limit: Option<usize>, process: &str) -> anyhow::Result<()> {
-    let reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
+async fn import(
+    url: &str,
+    file: &std::path::Path,
+    allow_partial: bool,
+    limit: Option<usize>,
+    process: &str,
+) -> anyhow::Result<()> {
+    let reader =
+        std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
     let (mut conversations, bad) = memori_rig::import::parse(reader);
     if !bad.is_empty() {
         for e in bad.iter().take(20) {
@@ -160,7 +172,11 @@ async fn import(url: &str, file: &std::path::Path, allow_partial: bool, limit: O
             eprintln!("... and {} more malformed lines", bad.len() - 20);
         }
         if !allow_partial {
-            bail!("{} malformed line(s) in {}; nothing was imported (use --allow-partial to import the good lines)", bad.len(), file.display());
+            bail!(
+                "{} malformed line(s) in {}; nothing was imported (use --allow-partial to import the good lines)",
+                bad.len(),
+                file.display()
+            );
         }
     }
     if let Some(n) = limit {
@@ -178,7 +194,11 @@ async fn import(url: &str, file: &std::path::Path, allow_partial: bool, limit: O
         eprint!("\rstored {}/{} conversations", i + 1, conversations.len());
     }
     let stored_in = started.elapsed();
-    eprintln!("\rstored {stored} messages ({duplicates} already present) of {} conversations in {:.1} s; augmenting...", conversations.len(), stored_in.as_secs_f64());
+    eprintln!(
+        "\rstored {stored} messages ({duplicates} already present) of {} conversations in {:.1} s; augmenting...",
+        conversations.len(),
+        stored_in.as_secs_f64()
+    );
     memori.flush_timeout(std::time::Duration::from_secs(3600)).await?;
     let total = started.elapsed();
     let augment = total - stored_in;

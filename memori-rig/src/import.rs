@@ -123,7 +123,11 @@ fn check(conv: &Conversation) -> std::result::Result<(), String> {
         }
         for t in &s.turns {
             if t.turn_id.is_empty() || t.turn_id.len() > 200 {
-                return Err(format!("session {:?} has a turn id of {} bytes (1 to 200 allowed)", s.session_id, t.turn_id.len()));
+                return Err(format!(
+                    "session {:?} has a turn id of {} bytes (1 to 200 allowed)",
+                    s.session_id,
+                    t.turn_id.len()
+                ));
             }
         }
     }
@@ -210,8 +214,8 @@ pub async fn import_conversation(memori: &Memori, conv: &Conversation, process: 
 
 /// Read and validate a whole file: every line must be good.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<Conversation>> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::invalid_input(format!("cannot open {}: {e}", path.display())))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| Error::invalid_input(format!("cannot open {}: {e}", path.display())))?;
     let (good, bad) = parse(std::io::BufReader::new(file));
     if let Some(first) = bad.first() {
         return Err(Error::invalid_input(format!(
@@ -231,7 +235,10 @@ mod tests {
 
     #[test]
     fn parses_good_lines_and_names_bad_ones() {
-        let input = format!("{LINE}\n\nnot json\n{{\"id\": \"\", \"sessions\": []}}\n{}\n", LINE.replace("2023-05-08T13:56", "yesterday"));
+        let input = format!(
+            "{LINE}\n\nnot json\n{{\"id\": \"\", \"sessions\": []}}\n{}\n",
+            LINE.replace("2023-05-08T13:56", "yesterday")
+        );
         let (good, bad) = parse(input.as_bytes());
         assert_eq!(good.len(), 1);
         assert_eq!(bad.iter().map(|e| e.line).collect::<Vec<_>>(), [3, 4, 5]);

@@ -57,9 +57,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use model::{Explanation, Memory, MemoryKind, Message, Part, Recalled, Role, SourceRef};
 pub use recall::RecallRequest;
 pub use scope::{EntityId, ProcessId, Scope, SessionId};
-pub use store::{CaptureReceipt, redact_url};
-/// The sea-orm connection type accepted by [`MemoriBuilder::connection`].
-pub use sea_orm::DatabaseConnection;
+pub use store::{CaptureReceipt, DatabaseConnection, redact_url};
 
 /// Largest message accepted by [`Memori::capture`], in bytes of text.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -323,7 +321,8 @@ impl Memori {
         let query_vector = self.inner.embedder.embed(vec![req.query.clone()]).await?.into_iter().next();
         let now = req.as_of.unwrap_or_else(Utc::now);
         let mut candidates =
-            store::candidates(&self.inner.db, entity_row, self.inner.embedder.model_id(), req.as_of.map(store::ms)).await?;
+            store::candidates(&self.inner.db, entity_row, self.inner.embedder.model_id(), req.as_of.map(store::ms))
+                .await?;
         if let Some(kinds) = &req.kinds {
             candidates.retain(|c| kinds.contains(&c.memory.kind));
         }
@@ -377,13 +376,18 @@ impl Memori {
             }
             Err(_) => {
                 self.inner.metrics.recall_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(timeout_ms = timeout.as_millis() as u64, "memori recall timed out; the call goes on without memories");
+                tracing::warn!(
+                    timeout_ms = timeout.as_millis() as u64,
+                    "memori recall timed out; the call goes on without memories"
+                );
                 return Err(Error::new(ErrorKind::Timeout, format!("recall took longer than {timeout:?}")));
             }
         };
         let fresh: Vec<Recalled> = recalled
             .into_iter()
-            .filter(|r| r.memory.sources.is_empty() || !r.memory.sources.iter().all(|s| in_history.contains(&s.fingerprint)))
+            .filter(|r| {
+                r.memory.sources.is_empty() || !r.memory.sources.iter().all(|s| in_history.contains(&s.fingerprint))
+            })
             .collect();
         Ok(self.render_block(&fresh))
     }
@@ -395,7 +399,8 @@ impl Memori {
             return None;
         }
         let run = uuid::Uuid::new_v4().to_string();
-        let keyed: Vec<(Message, String)> = messages.into_iter().enumerate().map(|(i, m)| (m, format!("run:{run}:{i}"))).collect();
+        let keyed: Vec<(Message, String)> =
+            messages.into_iter().enumerate().map(|(i, m)| (m, format!("run:{run}:{i}"))).collect();
         let timeout = self.inner.config.capture_timeout;
         match tokio::time::timeout(timeout, self.capture_with_keys(scope, keyed, Some(&run))).await {
             Ok(Ok(receipt)) => Some(receipt),
@@ -406,7 +411,10 @@ impl Memori {
             }
             Err(_) => {
                 self.inner.metrics.capture_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(timeout_ms = timeout.as_millis() as u64, "memori capture timed out; this exchange may not be stored");
+                tracing::error!(
+                    timeout_ms = timeout.as_millis() as u64,
+                    "memori capture timed out; this exchange may not be stored"
+                );
                 None
             }
         }

@@ -125,7 +125,9 @@ mod tests {
 
     #[test]
     fn accepts_any_unicode_within_limits() {
-        for id in ["a", "ユーザー", "Ωμέγα-1", "user@example.com", "x'; DROP TABLE memori_entities; --", &"é".repeat(127)] {
+        for id in
+            ["a", "ユーザー", "Ωμέγα-1", "user@example.com", "x'; DROP TABLE memori_entities; --", &"é".repeat(127)]
+        {
             assert!(EntityId::new(id).is_ok(), "{id:?} should be accepted");
         }
     }

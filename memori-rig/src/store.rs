@@ -13,16 +13,18 @@ use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
 use crate::error::{Error, Result};
+
+/// The sea-orm connection (pool) type accepted by [`crate::MemoriBuilder::connection`].
+pub use sea_orm::DatabaseConnection;
 use crate::model::{Memory, MemoryKind, Message, SourceRef};
 use crate::scope::{EntityId, Scope};
 use entity::{embeddings, entities, memories, memory_sources, messages, processes, sessions};
-
 
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
@@ -100,7 +102,9 @@ async fn ensure_scope<C: ConnectionTrait>(db: &C, scope: &Scope, now: i64) -> Re
         created_at: Set(now),
         last_seen_at: Set(now),
     })
-    .on_conflict(OnConflict::column(entities::Column::ExternalId).update_column(entities::Column::LastSeenAt).to_owned())
+    .on_conflict(
+        OnConflict::column(entities::Column::ExternalId).update_column(entities::Column::LastSeenAt).to_owned(),
+    )
     .exec_without_returning(db)
     .await
     .map_err(db_err("cannot store entity"))?;
@@ -116,7 +120,9 @@ async fn ensure_scope<C: ConnectionTrait>(db: &C, scope: &Scope, now: i64) -> Re
         external_id: Set(scope.process.as_str().to_owned()),
         created_at: Set(now),
     })
-    .on_conflict(OnConflict::column(processes::Column::ExternalId).do_nothing_on([processes::Column::ExternalId]).to_owned())
+    .on_conflict(
+        OnConflict::column(processes::Column::ExternalId).do_nothing_on([processes::Column::ExternalId]).to_owned(),
+    )
     .exec_without_returning(db)
     .await
     .map_err(db_err("cannot store process"))?;
@@ -201,7 +207,12 @@ pub(crate) async fn capture(
     for item in batch {
         let m = &item.message;
         let parts = serde_json::to_string(&m.parts).map_err(|e| Error::invalid_input(format!("message parts: {e}")))?;
-        let raw = m.raw.as_ref().map(serde_json::to_string).transpose().map_err(|e| Error::invalid_input(format!("raw message: {e}")))?;
+        let raw = m
+            .raw
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| Error::invalid_input(format!("raw message: {e}")))?;
         position += 1;
         let res = messages::Entity::insert(messages::ActiveModel {
             id: NotSet,
@@ -221,7 +232,11 @@ pub(crate) async fn capture(
             fingerprint: Set(m.fingerprint()),
             idempotency_key: Set(item.idempotency_key.clone()),
         })
-        .on_conflict(OnConflict::column(messages::Column::IdempotencyKey).do_nothing_on([messages::Column::IdempotencyKey]).to_owned())
+        .on_conflict(
+            OnConflict::column(messages::Column::IdempotencyKey)
+                .do_nothing_on([messages::Column::IdempotencyKey])
+                .to_owned(),
+        )
         .exec(&txn)
         .await;
         match res {
@@ -240,7 +255,8 @@ pub(crate) async fn capture(
     if !new_ids.is_empty() {
         let key = format!("augment:{}:{}", ids.entity, new_ids[0]);
         let payload = serde_json::json!({ "message_ids": new_ids }).to_string();
-        receipt.job_id = jobs::enqueue(&txn, Some(ids.entity), jobs::Kind::Augment, &payload, &key, now, max_attempts).await?;
+        receipt.job_id =
+            jobs::enqueue(&txn, Some(ids.entity), jobs::Kind::Augment, &payload, &key, now, max_attempts).await?;
     }
     txn.commit().await.map_err(db_err("cannot commit capture"))?;
     Ok(receipt)
@@ -326,7 +342,11 @@ pub(crate) async fn upsert_memories(db: &DatabaseConnection, items: &[NewMemory]
             invalidated_by: Set(None),
             dedup_key: Set(m.dedup_key.clone()),
         })
-        .on_conflict(OnConflict::columns([memories::Column::EntityId, memories::Column::DedupKey]).do_nothing_on([memories::Column::EntityId]).to_owned())
+        .on_conflict(
+            OnConflict::columns([memories::Column::EntityId, memories::Column::DedupKey])
+                .do_nothing_on([memories::Column::EntityId])
+                .to_owned(),
+        )
         .exec_without_returning(&txn)
         .await
         .map_err(db_err("cannot store memory"))?;
@@ -362,7 +382,11 @@ pub(crate) async fn upsert_memories(db: &DatabaseConnection, items: &[NewMemory]
 }
 
 /// Of `memory_ids`, those with no embedding from `model` yet, with their text.
-pub(crate) async fn missing_embeddings(db: &DatabaseConnection, memory_ids: &[i64], model: &str) -> Result<Vec<(i64, i64, String)>> {
+pub(crate) async fn missing_embeddings(
+    db: &DatabaseConnection,
+    memory_ids: &[i64],
+    model: &str,
+) -> Result<Vec<(i64, i64, String)>> {
     let have: Vec<i64> = embeddings::Entity::find()
         .select_only()
         .column(embeddings::Column::MemoryId)
@@ -384,7 +408,11 @@ pub(crate) async fn missing_embeddings(db: &DatabaseConnection, memory_ids: &[i6
 }
 
 /// Store embeddings (little-endian f32); an existing (memory, model) pair is left as is.
-pub(crate) async fn insert_embeddings(db: &DatabaseConnection, model: &str, rows: &[(i64, i64, Vec<f32>)]) -> Result<()> {
+pub(crate) async fn insert_embeddings(
+    db: &DatabaseConnection,
+    model: &str,
+    rows: &[(i64, i64, Vec<f32>)],
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -399,7 +427,11 @@ pub(crate) async fn insert_embeddings(db: &DatabaseConnection, model: &str, rows
             vector: Set(encode_vector(vector)),
             created_at: Set(now),
         })
-        .on_conflict(OnConflict::columns([embeddings::Column::MemoryId, embeddings::Column::Model]).do_nothing_on([embeddings::Column::MemoryId]).to_owned())
+        .on_conflict(
+            OnConflict::columns([embeddings::Column::MemoryId, embeddings::Column::Model])
+                .do_nothing_on([embeddings::Column::MemoryId])
+                .to_owned(),
+        )
         .exec_without_returning(&txn)
         .await
         .map_err(db_err("cannot store embedding"))?;
@@ -438,7 +470,12 @@ pub(crate) struct Candidate {
 
 /// Every live (not invalidated) memory of one entity, valid as of `as_of`, with embeddings
 /// from `model` and source references.
-pub(crate) async fn candidates(db: &DatabaseConnection, entity_row: i64, model: &str, as_of: Option<i64>) -> Result<Vec<Candidate>> {
+pub(crate) async fn candidates(
+    db: &DatabaseConnection,
+    entity_row: i64,
+    model: &str,
+    as_of: Option<i64>,
+) -> Result<Vec<Candidate>> {
     let mut q = memories::Entity::find()
         .filter(memories::Column::EntityId.eq(entity_row))
         .filter(memories::Column::InvalidatedAt.is_null());

@@ -45,8 +45,12 @@ pub(crate) async fn run(inner: Arc<Inner>, worker_id: String) {
                         let delay = backoff(inner.config.jobs.retry_base, job.attempts);
                         let res = jobs::fail(&inner.db, &job, &e.to_string(), now, delay).await;
                         match &res {
-                            Ok(true) => tracing::error!(job = job.id, error = %e, "memori job failed for the last time; it is now a dead letter"),
-                            Ok(false) => tracing::warn!(job = job.id, error = %e, retry_in_ms = delay.as_millis() as u64, "memori job failed; will retry"),
+                            Ok(true) => {
+                                tracing::error!(job = job.id, error = %e, "memori job failed for the last time; it is now a dead letter")
+                            }
+                            Ok(false) => {
+                                tracing::warn!(job = job.id, error = %e, retry_in_ms = delay.as_millis() as u64, "memori job failed; will retry")
+                            }
                             Err(_) => {}
                         }
                         res.map(|_| ())

@@ -13,8 +13,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
-mod m20261122_000001_core_schema;
 mod columns;
+mod m20261122_000001_core_schema;
 
 /// All migrations, oldest first.
 #[derive(Debug, Clone, Copy, Default)]

@@ -3,9 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::{
-    big, big_null, cascade, double, id_pk, int, long_blob, long_text, varchar, varchar_null,
-};
+use crate::columns::{big, big_null, cascade, double, id_pk, int, long_blob, long_text, varchar, varchar_null};
 
 /// Longest external id (entity, process, session, turn) the schema accepts, in bytes.
 /// 255 `utf8mb4` characters still fit MySQL's 3072-byte index limit.
@@ -60,9 +58,25 @@ impl MigrationTrait for Migration {
                 .col(long_text(b, Sessions::Summary).null().take())
                 .col(big(Sessions::CreatedAt))
                 .col(big(Sessions::LastSeenAt))
-                .foreign_key(&mut cascade("fk_memori_sessions_entity", Sessions::Table, Sessions::EntityId, Entities::Table))
-                .foreign_key(&mut cascade("fk_memori_sessions_process", Sessions::Table, Sessions::ProcessId, Processes::Table))
-                .index(Index::create().name("uq_memori_sessions_entity_ext").col(Sessions::EntityId).col(Sessions::ExternalId).unique())
+                .foreign_key(&mut cascade(
+                    "fk_memori_sessions_entity",
+                    Sessions::Table,
+                    Sessions::EntityId,
+                    Entities::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_sessions_process",
+                    Sessions::Table,
+                    Sessions::ProcessId,
+                    Processes::Table,
+                ))
+                .index(
+                    Index::create()
+                        .name("uq_memori_sessions_entity_ext")
+                        .col(Sessions::EntityId)
+                        .col(Sessions::ExternalId)
+                        .unique(),
+                )
                 .take(),
         )
         .await?;
@@ -87,9 +101,24 @@ impl MigrationTrait for Migration {
                 .col(varchar_null(Messages::ExternalId, ID_LEN))
                 .col(varchar(Messages::Fingerprint, 64))
                 .col(varchar(Messages::IdempotencyKey, ID_LEN).unique_key())
-                .foreign_key(&mut cascade("fk_memori_messages_entity", Messages::Table, Messages::EntityId, Entities::Table))
-                .foreign_key(&mut cascade("fk_memori_messages_session", Messages::Table, Messages::SessionId, Sessions::Table))
-                .foreign_key(&mut cascade("fk_memori_messages_process", Messages::Table, Messages::ProcessId, Processes::Table))
+                .foreign_key(&mut cascade(
+                    "fk_memori_messages_entity",
+                    Messages::Table,
+                    Messages::EntityId,
+                    Entities::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_messages_session",
+                    Messages::Table,
+                    Messages::SessionId,
+                    Sessions::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_messages_process",
+                    Messages::Table,
+                    Messages::ProcessId,
+                    Processes::Table,
+                ))
                 .take(),
         )
         .await?;
@@ -114,10 +143,31 @@ impl MigrationTrait for Migration {
                 .col(big_null(Memories::InvalidatedAt))
                 .col(big_null(Memories::InvalidatedBy))
                 .col(varchar(Memories::DedupKey, ID_LEN))
-                .foreign_key(&mut cascade("fk_memori_memories_entity", Memories::Table, Memories::EntityId, Entities::Table))
-                .foreign_key(&mut cascade("fk_memori_memories_session", Memories::Table, Memories::SessionId, Sessions::Table))
-                .foreign_key(&mut cascade("fk_memori_memories_process", Memories::Table, Memories::ProcessId, Processes::Table))
-                .index(Index::create().name("uq_memori_memories_entity_dedup").col(Memories::EntityId).col(Memories::DedupKey).unique())
+                .foreign_key(&mut cascade(
+                    "fk_memori_memories_entity",
+                    Memories::Table,
+                    Memories::EntityId,
+                    Entities::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_memories_session",
+                    Memories::Table,
+                    Memories::SessionId,
+                    Sessions::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_memories_process",
+                    Memories::Table,
+                    Memories::ProcessId,
+                    Processes::Table,
+                ))
+                .index(
+                    Index::create()
+                        .name("uq_memori_memories_entity_dedup")
+                        .col(Memories::EntityId)
+                        .col(Memories::DedupKey)
+                        .unique(),
+                )
                 .take(),
         )
         .await?;
@@ -130,9 +180,24 @@ impl MigrationTrait for Migration {
                 .col(big(MemorySources::MessageId))
                 .col(big(MemorySources::EntityId))
                 .primary_key(Index::create().col(MemorySources::MemoryId).col(MemorySources::MessageId))
-                .foreign_key(&mut cascade("fk_memori_sources_memory", MemorySources::Table, MemorySources::MemoryId, Memories::Table))
-                .foreign_key(&mut cascade("fk_memori_sources_message", MemorySources::Table, MemorySources::MessageId, Messages::Table))
-                .foreign_key(&mut cascade("fk_memori_sources_entity", MemorySources::Table, MemorySources::EntityId, Entities::Table))
+                .foreign_key(&mut cascade(
+                    "fk_memori_sources_memory",
+                    MemorySources::Table,
+                    MemorySources::MemoryId,
+                    Memories::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_sources_message",
+                    MemorySources::Table,
+                    MemorySources::MessageId,
+                    Messages::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_sources_entity",
+                    MemorySources::Table,
+                    MemorySources::EntityId,
+                    Entities::Table,
+                ))
                 .take(),
         )
         .await?;
@@ -148,8 +213,18 @@ impl MigrationTrait for Migration {
                 .col(long_blob(b, Embeddings::Vector).not_null().take())
                 .col(big(Embeddings::CreatedAt))
                 .primary_key(Index::create().col(Embeddings::MemoryId).col(Embeddings::Model))
-                .foreign_key(&mut cascade("fk_memori_embeddings_memory", Embeddings::Table, Embeddings::MemoryId, Memories::Table))
-                .foreign_key(&mut cascade("fk_memori_embeddings_entity", Embeddings::Table, Embeddings::EntityId, Entities::Table))
+                .foreign_key(&mut cascade(
+                    "fk_memori_embeddings_memory",
+                    Embeddings::Table,
+                    Embeddings::MemoryId,
+                    Memories::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_embeddings_entity",
+                    Embeddings::Table,
+                    Embeddings::EntityId,
+                    Entities::Table,
+                ))
                 .take(),
         )
         .await?;
@@ -164,8 +239,20 @@ impl MigrationTrait for Migration {
                 .col(varchar(KgNodes::Normalized, ID_LEN))
                 .col(varchar(KgNodes::NodeType, 64))
                 .col(big(KgNodes::CreatedAt))
-                .foreign_key(&mut cascade("fk_memori_kg_nodes_entity", KgNodes::Table, KgNodes::EntityId, Entities::Table))
-                .index(Index::create().name("uq_memori_kg_nodes_name").col(KgNodes::EntityId).col(KgNodes::Normalized).col(KgNodes::NodeType).unique())
+                .foreign_key(&mut cascade(
+                    "fk_memori_kg_nodes_entity",
+                    KgNodes::Table,
+                    KgNodes::EntityId,
+                    Entities::Table,
+                ))
+                .index(
+                    Index::create()
+                        .name("uq_memori_kg_nodes_name")
+                        .col(KgNodes::EntityId)
+                        .col(KgNodes::Normalized)
+                        .col(KgNodes::NodeType)
+                        .unique(),
+                )
                 .take(),
         )
         .await?;
@@ -184,11 +271,37 @@ impl MigrationTrait for Migration {
                 .col(big_null(KgEdges::InvalidatedAt))
                 .col(big(KgEdges::CreatedAt))
                 .col(varchar(KgEdges::DedupKey, ID_LEN))
-                .foreign_key(&mut cascade("fk_memori_kg_edges_entity", KgEdges::Table, KgEdges::EntityId, Entities::Table))
-                .foreign_key(&mut cascade("fk_memori_kg_edges_source", KgEdges::Table, KgEdges::SourceId, KgNodes::Table))
-                .foreign_key(&mut cascade("fk_memori_kg_edges_target", KgEdges::Table, KgEdges::TargetId, KgNodes::Table))
-                .foreign_key(&mut cascade("fk_memori_kg_edges_memory", KgEdges::Table, KgEdges::MemoryId, Memories::Table))
-                .index(Index::create().name("uq_memori_kg_edges_dedup").col(KgEdges::EntityId).col(KgEdges::DedupKey).unique())
+                .foreign_key(&mut cascade(
+                    "fk_memori_kg_edges_entity",
+                    KgEdges::Table,
+                    KgEdges::EntityId,
+                    Entities::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_kg_edges_source",
+                    KgEdges::Table,
+                    KgEdges::SourceId,
+                    KgNodes::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_kg_edges_target",
+                    KgEdges::Table,
+                    KgEdges::TargetId,
+                    KgNodes::Table,
+                ))
+                .foreign_key(&mut cascade(
+                    "fk_memori_kg_edges_memory",
+                    KgEdges::Table,
+                    KgEdges::MemoryId,
+                    Memories::Table,
+                ))
+                .index(
+                    Index::create()
+                        .name("uq_memori_kg_edges_dedup")
+                        .col(KgEdges::EntityId)
+                        .col(KgEdges::DedupKey)
+                        .unique(),
+                )
                 .take(),
         )
         .await?;
@@ -245,14 +358,79 @@ impl MigrationTrait for Migration {
         .await?;
 
         // Non-unique indexes are separate statements: SQLite knows no inline INDEX clause.
-        m.create_index(Index::create().if_not_exists().name("ix_memori_messages_session_pos").table(Messages::Table).col(Messages::SessionId).col(Messages::Position).take()).await?;
-        m.create_index(Index::create().if_not_exists().name("ix_memori_messages_entity_said").table(Messages::Table).col(Messages::EntityId).col(Messages::SaidAt).take()).await?;
-        m.create_index(Index::create().if_not_exists().name("ix_memori_messages_entity_fp").table(Messages::Table).col(Messages::EntityId).col(Messages::Fingerprint).take()).await?;
-        m.create_index(Index::create().if_not_exists().name("ix_memori_memories_entity_live").table(Memories::Table).col(Memories::EntityId).col(Memories::InvalidatedAt).take()).await?;
-        m.create_index(Index::create().if_not_exists().name("ix_memori_sources_message").table(MemorySources::Table).col(MemorySources::MessageId).take()).await?;
-        m.create_index(Index::create().if_not_exists().name("ix_memori_embeddings_entity_model").table(Embeddings::Table).col(Embeddings::EntityId).col(Embeddings::Model).take()).await?;
-        m.create_index(Index::create().if_not_exists().name("ix_memori_jobs_status_run").table(Jobs::Table).col(Jobs::Status).col(Jobs::RunAfter).take()).await?;
-        m.create_index(Index::create().if_not_exists().name("ix_memori_audit_at").table(AuditLog::Table).col(AuditLog::At).take()).await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_memori_messages_session_pos")
+                .table(Messages::Table)
+                .col(Messages::SessionId)
+                .col(Messages::Position)
+                .take(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_memori_messages_entity_said")
+                .table(Messages::Table)
+                .col(Messages::EntityId)
+                .col(Messages::SaidAt)
+                .take(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_memori_messages_entity_fp")
+                .table(Messages::Table)
+                .col(Messages::EntityId)
+                .col(Messages::Fingerprint)
+                .take(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_memori_memories_entity_live")
+                .table(Memories::Table)
+                .col(Memories::EntityId)
+                .col(Memories::InvalidatedAt)
+                .take(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_memori_sources_message")
+                .table(MemorySources::Table)
+                .col(MemorySources::MessageId)
+                .take(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_memori_embeddings_entity_model")
+                .table(Embeddings::Table)
+                .col(Embeddings::EntityId)
+                .col(Embeddings::Model)
+                .take(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .if_not_exists()
+                .name("ix_memori_jobs_status_run")
+                .table(Jobs::Table)
+                .col(Jobs::Status)
+                .col(Jobs::RunAfter)
+                .take(),
+        )
+        .await?;
+        m.create_index(
+            Index::create().if_not_exists().name("ix_memori_audit_at").table(AuditLog::Table).col(AuditLog::At).take(),
+        )
+        .await?;
 
         Ok(())
     }

@@ -40,7 +40,10 @@ backend_test!(remembers_an_allergy_in_a_new_session_and_only_for_that_user, |url
     assert_eq!(system(&requests[0]), PREAMBLE, "nothing to recall in the first session");
     let friday_system = system(&requests[1]);
     assert!(friday_system.starts_with(PREAMBLE), "{friday_system}");
-    assert!(friday_system.contains("<memories>") && friday_system.contains("user: I'm allergic to peanuts"), "{friday_system}");
+    assert!(
+        friday_system.contains("<memories>") && friday_system.contains("user: I'm allergic to peanuts"),
+        "{friday_system}"
+    );
     assert!(!system(&requests[2]).contains("peanuts"), "bob must not see ann's memories: {}", system(&requests[2]));
 
     memori.flush().await?;
@@ -162,7 +165,10 @@ async fn the_model_wrapper_recalls_and_captures_unary_and_streamed_calls() -> an
     let s = system(&model.requests()[0]);
     assert!(s.starts_with("Base.") && s.contains("My dog is called Rex"), "{s}");
 
-    let streaming = MockCompletionModel::from_stream_turns([vec![MockStreamEvent::text("Woof."), MockStreamEvent::final_response(Usage::new())]]);
+    let streaming = MockCompletionModel::from_stream_turns([vec![
+        MockStreamEvent::text("Woof."),
+        MockStreamEvent::final_response(Usage::new()),
+    ]]);
     let wrapped = memori.wrap_model(streaming.clone(), &scope);
     let mut stream = wrapped.stream(CompletionRequest::new("And what does my dog say?"));
     while let Some(item) = stream.next().await {
@@ -226,7 +232,9 @@ async fn a_memori_over_the_hash_embedder_ranks_by_words() -> anyhow::Result<()> 
     let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("sqlite always runs");
     let memori = memori_with(&db.url, HashEmbedder::new(64)).await?;
     let scope = Scope::new("yan", "bot", "s1")?;
-    memori.capture(&scope, vec![rig_free_message("I work at a bakery"), rig_free_message("My sister lives in Oslo")]).await?;
+    memori
+        .capture(&scope, vec![rig_free_message("I work at a bakery"), rig_free_message("My sister lives in Oslo")])
+        .await?;
     memori.flush().await?;
     let r = memori.recall(&scope, "Where does my sister live?").await?;
     assert_eq!(r[0].memory.text, "user: My sister lives in Oslo");

@@ -25,7 +25,11 @@ fn cos(a: &[f32], b: &[f32]) -> f32 {
 async fn embeddings_match_the_reference_and_capture_meaning() -> anyhow::Result<()> {
     let Some(e) = load() else { return Ok(()) };
     let v = e
-        .embed(vec!["The cat sits on the mat.".into(), "A kitten is resting on a rug.".into(), "Quarterly revenue grew by ten percent.".into()])
+        .embed(vec![
+            "The cat sits on the mat.".into(),
+            "A kitten is resting on a rug.".into(),
+            "Quarterly revenue grew by ten percent.".into(),
+        ])
         .await?;
     assert_eq!(v[0].len(), 384);
     // Reference values from onnxruntime + tokenizers in Python (see ENV.md, 3.4).
@@ -40,11 +44,21 @@ async fn semantic_recall_finds_an_allergy_for_a_snack_question() -> anyhow::Resu
     let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("sqlite always runs");
     let memori = super::memori_with(&db.url, e).await?;
     let scope = Scope::new("amy", "bot", "s1")?;
-    let facts = ["My car is a red Toyota", "I'm allergic to peanuts", "I work as a teacher in Leeds", "My brother plays football"];
+    let facts = [
+        "My car is a red Toyota",
+        "I'm allergic to peanuts",
+        "I work as a teacher in Leeds",
+        "My brother plays football",
+    ];
     memori.capture(&scope, facts.iter().map(|f| Message::user(*f)).collect()).await?;
     memori.flush().await?;
     let r = memori.recall(&scope, "Which foods must I avoid eating?").await?;
-    assert_eq!(r[0].memory.text, "user: I'm allergic to peanuts", "{:#?}", r.iter().map(|r| (&r.memory.text, r.score)).collect::<Vec<_>>());
+    assert_eq!(
+        r[0].memory.text,
+        "user: I'm allergic to peanuts",
+        "{:#?}",
+        r.iter().map(|r| (&r.memory.text, r.score)).collect::<Vec<_>>()
+    );
     memori.shutdown().await;
     db.drop_database().await
 }

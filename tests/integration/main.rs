@@ -4,6 +4,7 @@ mod agent;
 mod embedding_model;
 mod provider;
 mod store;
+mod tidy;
 
 use std::time::Duration;
 

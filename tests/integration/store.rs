@@ -42,10 +42,14 @@ backend_test!(capture_is_idempotent_augmented_and_recalled, |url: String| async 
     let m = memori(&url).await?;
     let alice = Scope::new("alice", "bot", "s1")?;
     let bob = Scope::new("bob", "bot", "s1")?;
-    let first = m.capture_keyed(&alice, "run-1", vec![Message::user("I'm allergic to peanuts"), Message::assistant("Noted.")]).await?;
+    let first = m
+        .capture_keyed(&alice, "run-1", vec![Message::user("I'm allergic to peanuts"), Message::assistant("Noted.")])
+        .await?;
     assert_eq!((first.stored, first.duplicates), (2, 0));
     assert!(first.job_id.is_some());
-    let again = m.capture_keyed(&alice, "run-1", vec![Message::user("I'm allergic to peanuts"), Message::assistant("Noted.")]).await?;
+    let again = m
+        .capture_keyed(&alice, "run-1", vec![Message::user("I'm allergic to peanuts"), Message::assistant("Noted.")])
+        .await?;
     assert_eq!((again.stored, again.duplicates, again.job_id), (0, 2, None), "a run is never stored twice");
     m.capture(&bob, vec![Message::user("I love peanuts")]).await?;
     m.flush().await?;
@@ -80,7 +84,11 @@ backend_test!(odd_text_is_stored_safely_and_huge_text_is_refused, |url: String| 
     let tool = Message {
         role: Role::Assistant,
         name: None,
-        parts: vec![Part::ToolCall { id: "c1".into(), name: "lookup".into(), arguments: serde_json::json!({"q": "x\u{0}"}) }],
+        parts: vec![Part::ToolCall {
+            id: "c1".into(),
+            name: "lookup".into(),
+            arguments: serde_json::json!({"q": "x\u{0}"}),
+        }],
         said_at: None,
         raw: None,
         external_id: None,
@@ -114,7 +122,16 @@ backend_test!(deleting_an_entity_cascades_to_every_table, |url: String| async mo
     let dave = entity_row(db, "dave").await?;
     let before = rows_of(db, carol).await?;
     for (table, n) in &before {
-        if ["memori_sessions", "memori_messages", "memori_memories", "memori_memory_sources", "memori_embeddings", "memori_jobs"].contains(table) {
+        if [
+            "memori_sessions",
+            "memori_messages",
+            "memori_memories",
+            "memori_memory_sources",
+            "memori_embeddings",
+            "memori_jobs",
+        ]
+        .contains(table)
+        {
             assert!(*n > 0, "{table} should hold carol's rows before the erase: {before:?}");
         }
     }

@@ -67,7 +67,12 @@ impl TestDb {
         let name = format!("memori_t_{}", uuid::Uuid::new_v4().simple());
         let Some(var) = backend.env_var() else {
             let path = std::env::temp_dir().join(format!("{name}.db"));
-            return Ok(Some(Self { backend, url: format!("sqlite://{}?mode=rwc", path.display()), admin_url: None, name }));
+            return Ok(Some(Self {
+                backend,
+                url: format!("sqlite://{}?mode=rwc", path.display()),
+                admin_url: None,
+                name,
+            }));
         };
         let server = match std::env::var(var) {
             Ok(url) if !url.is_empty() => url,
@@ -79,7 +84,8 @@ impl TestDb {
                 return Ok(None);
             }
         };
-        let admin = Database::connect(&server).await.map_err(|e| anyhow::anyhow!("cannot reach {backend:?} at {var}: {e}"))?;
+        let admin =
+            Database::connect(&server).await.map_err(|e| anyhow::anyhow!("cannot reach {backend:?} at {var}: {e}"))?;
         admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
         admin.close().await?;
         Ok(Some(Self { backend, url: with_database(&server, &name), admin_url: Some(server), name }))
@@ -159,7 +165,10 @@ mod tests {
 
     #[test]
     fn database_urls() {
-        assert_eq!(with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"), "postgres://postgres@127.0.0.1:5432/x");
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
         assert_eq!(with_database("mysql://u:p@127.0.0.1:3306", "x"), "mysql://u:p@127.0.0.1:3306/x");
         assert_eq!(with_database("mysql://u:p@h/db?ssl-mode=disabled", "x"), "mysql://u:p@h/x?ssl-mode=disabled");
     }

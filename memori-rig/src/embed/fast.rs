@@ -75,7 +75,8 @@ impl FastEmbedder {
 
     /// Embed synchronously on the calling thread (benchmarks, blocking contexts).
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        let mut model = self.model.lock().map_err(|_| Error::new(ErrorKind::Embedding, "embedding model poisoned by a panic"))?;
+        let mut model =
+            self.model.lock().map_err(|_| Error::new(ErrorKind::Embedding, "embedding model poisoned by a panic"))?;
         let mut out = model
             .embed(texts, Some(64))
             .map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding failed: {e}")))?;

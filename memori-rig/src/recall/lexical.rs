@@ -10,12 +10,12 @@ pub const B: f64 = 0.75;
 /// Common English words that carry no meaning for search.
 const STOPWORDS: &[&str] = &[
     "a", "about", "after", "again", "all", "am", "an", "and", "any", "are", "as", "at", "be", "been", "before",
-    "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for", "from", "had", "has", "have",
-    "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just",
-    "me", "more", "my", "no", "not", "of", "on", "or", "our", "out", "she", "should", "so", "some", "such",
-    "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "too", "up",
-    "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with",
-    "would", "you", "your", "m", "s", "t", "ll", "re", "ve", "d",
+    "being", "but", "by", "can", "could", "did", "do", "does", "doing", "for", "from", "had", "has", "have", "having",
+    "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "me", "more",
+    "my", "no", "not", "of", "on", "or", "our", "out", "she", "should", "so", "some", "such", "than", "that", "the",
+    "their", "them", "then", "there", "these", "they", "this", "those", "to", "too", "up", "very", "was", "we", "were",
+    "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "m", "s",
+    "t", "ll", "re", "ve", "d",
 ];
 
 /// Search terms of a text: words without stopwords.
@@ -33,10 +33,8 @@ pub fn bm25(query: &[String], docs: &[Vec<String>]) -> Vec<f64> {
     let mut unique: Vec<&String> = query.iter().collect();
     unique.sort();
     unique.dedup();
-    let df: HashMap<&str, f64> = unique
-        .iter()
-        .map(|t| (t.as_str(), docs.iter().filter(|d| d.iter().any(|w| w == *t)).count() as f64))
-        .collect();
+    let df: HashMap<&str, f64> =
+        unique.iter().map(|t| (t.as_str(), docs.iter().filter(|d| d.iter().any(|w| w == *t)).count() as f64)).collect();
     docs.iter()
         .map(|doc| {
             let len = doc.len() as f64;
@@ -62,10 +60,11 @@ mod tests {
 
     #[test]
     fn rare_terms_score_higher_and_misses_score_zero() {
-        let docs: Vec<Vec<String>> = ["I am allergic to peanuts", "I love peanuts and coffee", "coffee every morning", "the weather is nice"]
-            .iter()
-            .map(|d| terms(d))
-            .collect();
+        let docs: Vec<Vec<String>> =
+            ["I am allergic to peanuts", "I love peanuts and coffee", "coffee every morning", "the weather is nice"]
+                .iter()
+                .map(|d| terms(d))
+                .collect();
         let s = bm25(&terms("allergic peanuts"), &docs);
         assert!(s[0] > s[1] && s[1] > 0.0);
         assert_eq!(s[2], 0.0);

@@ -149,7 +149,14 @@ mod tests {
         let t = [terms("allergic to peanuts"), terms("likes jazz"), terms("peanuts are legumes")];
         let v: [&[f32]; 3] = [&[1.0, 0.0], &[0.0, 1.0], &[0.6, 0.8]];
         let docs: Vec<RankDoc<'_>> = (0..3).map(|i| doc(&t[i], Some(v[i]), 0)).collect();
-        let out = rank(&terms("peanut allergy? allergic peanuts"), Some(&[1.0, 0.0]), &docs, &RecallConfig::default(), now(), 10);
+        let out = rank(
+            &terms("peanut allergy? allergic peanuts"),
+            Some(&[1.0, 0.0]),
+            &docs,
+            &RecallConfig::default(),
+            now(),
+            10,
+        );
         assert_eq!(out.iter().map(|s| s.index).collect::<Vec<_>>(), [0, 2, 1]);
         let e = &out[0].explanation;
         assert_eq!(e.value, out[0].score);

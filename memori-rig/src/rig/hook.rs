@@ -60,9 +60,10 @@ impl AgentHook for MemoryHook {
             return DispatchAction::proceed();
         };
         match ctx.scratchpad().get::<Injection>() {
-            Some(Injection(Some(block))) => {
-                DispatchAction::patch(EffectKind::Completion { request: with_memory_block(request, &block), stream: *stream })
-            }
+            Some(Injection(Some(block))) => DispatchAction::patch(EffectKind::Completion {
+                request: with_memory_block(request, &block),
+                stream: *stream,
+            }),
             _ => DispatchAction::proceed(),
         }
     }

@@ -31,7 +31,10 @@ impl MemoryIndex {
         Self { memori, entity }
     }
 
-    async fn search(&self, req: &VectorSearchRequest<Filter<serde_json::Value>>) -> Result<Vec<Recalled>, VectorStoreError> {
+    async fn search(
+        &self,
+        req: &VectorSearchRequest<Filter<serde_json::Value>>,
+    ) -> Result<Vec<Recalled>, VectorStoreError> {
         let limit = usize::try_from(req.samples()).unwrap_or(usize::MAX);
         let hits = self
             .memori
@@ -72,7 +75,10 @@ impl VectorStoreIndex for MemoryIndex {
             .collect()
     }
 
-    async fn top_n_ids(&self, req: VectorSearchRequest<Self::Filter>) -> Result<Vec<VectorSearchIdResult>, VectorStoreError> {
+    async fn top_n_ids(
+        &self,
+        req: VectorSearchRequest<Self::Filter>,
+    ) -> Result<Vec<VectorSearchIdResult>, VectorStoreError> {
         Ok(self
             .search(&req)
             .await?

@@ -50,7 +50,8 @@ impl MemoryModel {
     /// What a call added to the conversation: its prompt (the last non-system message) and
     /// the reply.
     fn exchange(request: &CompletionRequest, response: &CompletionResponse) -> Vec<Message> {
-        let prompt = request.chat_history.iter().rev().find(|m| !matches!(m, rig_core::message::Message::System { .. }));
+        let prompt =
+            request.chat_history.iter().rev().find(|m| !matches!(m, rig_core::message::Message::System { .. }));
         prompt.into_iter().map(from_rig_message).chain(response.message().as_ref().map(from_rig_message)).collect()
     }
 

@@ -11,12 +11,12 @@ use std::time::Duration;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 
-use super::entity::jobs;
 use super::db_err;
+use super::entity::jobs;
 use crate::error::{Error, Result};
 
 /// What a job does.
@@ -82,7 +82,9 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
     })
-    .on_conflict(OnConflict::column(jobs::Column::IdempotencyKey).do_nothing_on([jobs::Column::IdempotencyKey]).to_owned())
+    .on_conflict(
+        OnConflict::column(jobs::Column::IdempotencyKey).do_nothing_on([jobs::Column::IdempotencyKey]).to_owned(),
+    )
     .exec(db)
     .await;
     match res {
@@ -94,16 +96,8 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
 
 fn claimable(now: i64) -> Condition {
     Condition::any()
-        .add(
-            Condition::all()
-                .add(jobs::Column::Status.eq(status::PENDING))
-                .add(jobs::Column::RunAfter.lte(now)),
-        )
-        .add(
-            Condition::all()
-                .add(jobs::Column::Status.eq(status::RUNNING))
-                .add(jobs::Column::LeaseUntil.lt(now)),
-        )
+        .add(Condition::all().add(jobs::Column::Status.eq(status::PENDING)).add(jobs::Column::RunAfter.lte(now)))
+        .add(Condition::all().add(jobs::Column::Status.eq(status::RUNNING)).add(jobs::Column::LeaseUntil.lt(now)))
 }
 
 /// Claim the oldest runnable job (pending and due, or running with an expired lease).
@@ -175,7 +169,13 @@ pub(crate) async fn complete(db: &DatabaseConnection, id: i64, now: i64) -> Resu
 }
 
 /// Record a failure: retry after `retry_in`, or make it a dead letter when attempts are spent.
-pub(crate) async fn fail(db: &DatabaseConnection, job: &Claimed, error: &str, now: i64, retry_in: Duration) -> Result<bool> {
+pub(crate) async fn fail(
+    db: &DatabaseConnection,
+    job: &Claimed,
+    error: &str,
+    now: i64,
+    retry_in: Duration,
+) -> Result<bool> {
     let dead = job.attempts >= job.max_attempts;
     let retry_ms = i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX / 2);
     jobs::Entity::update_many()
@@ -209,4 +209,55 @@ pub(crate) async fn dead(db: &DatabaseConnection) -> Result<u64> {
         .count(db)
         .await
         .map_err(db_err("cannot count jobs"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn db() -> DatabaseConnection {
+        let db = crate::store::connect("sqlite::memory:").await.unwrap();
+        crate::store::migrate(&db).await.unwrap();
+        db
+    }
+
+    const LEASE: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn a_claimed_job_is_invisible_until_its_lease_expires() {
+        let db = db().await;
+        assert_eq!(enqueue(&db, None, Kind::Augment, "{}", "k1", 1_000, 3).await.unwrap(), Some(1));
+        assert_eq!(
+            enqueue(&db, None, Kind::Augment, "{}", "k1", 1_000, 3).await.unwrap(),
+            None,
+            "same key, no new job"
+        );
+        let first = claim(&db, "w1", 1_000, LEASE).await.unwrap().expect("a job");
+        assert_eq!((first.id, first.attempts), (1, 1));
+        assert!(claim(&db, "w2", 5_000, LEASE).await.unwrap().is_none(), "leased to w1");
+        let taken_over = claim(&db, "w2", 11_001, LEASE).await.unwrap().expect("lease expired");
+        assert_eq!((taken_over.id, taken_over.attempts), (1, 2));
+        complete(&db, 1, 12_000).await.unwrap();
+        assert_eq!(outstanding(&db).await.unwrap(), 0);
+        assert!(claim(&db, "w3", 100_000, LEASE).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn failures_back_off_and_end_as_dead_letters() {
+        let db = db().await;
+        enqueue(&db, None, Kind::Augment, "{}", "k", 0, 2).await.unwrap();
+        let job = claim(&db, "w", 0, LEASE).await.unwrap().unwrap();
+        assert!(!fail(&db, &job, "boom", 0, Duration::from_secs(5)).await.unwrap(), "1 of 2 attempts");
+        assert!(claim(&db, "w", 4_999, LEASE).await.unwrap().is_none(), "not due before its backoff");
+        let job = claim(&db, "w", 5_000, LEASE).await.unwrap().unwrap();
+        assert_eq!(job.attempts, 2);
+        assert!(fail(&db, &job, "boom again", 5_000, Duration::from_secs(5)).await.unwrap(), "attempts spent");
+        assert_eq!((outstanding(&db).await.unwrap(), dead(&db).await.unwrap()), (0, 1));
+        assert!(
+            claim(&db, "w", 1_000_000, LEASE).await.unwrap().is_none(),
+            "dead letters are not retried by themselves"
+        );
+    }
 }

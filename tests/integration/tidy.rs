@@ -1,0 +1,78 @@
+//! Tidy checks that keep the architecture honest (see ARCHITECTURE.md, "Invariants").
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if name != "target" && name != ".git" && name != "node_modules" {
+                rust_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn files_under(rel: &str) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    rust_files(&root().join(rel), &mut files);
+    files
+}
+
+#[test]
+fn every_rust_file_says_what_it_is_on_its_first_line() {
+    let mut missing = Vec::new();
+    for dir in ["memori-rig", "migrations", "dashboard", "tests", "examples", "xtask"] {
+        for file in files_under(dir) {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if !text.starts_with("//!") {
+                missing.push(file.strip_prefix(root()).unwrap_or(&file).display().to_string());
+            }
+        }
+    }
+    assert!(missing.is_empty(), "files without a `//!` first line: {missing:?}");
+}
+
+/// Files of memori-rig, other than those under `allowed`, that mention `needle`.
+fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
+    let src = root().join("memori-rig/src");
+    files_under("memori-rig/src")
+        .into_iter()
+        .filter(|f| {
+            let rel = f.strip_prefix(&src).unwrap_or(f).to_string_lossy().into_owned();
+            !allowed.iter().any(|a| rel == *a || rel.starts_with(&format!("{}/", a.trim_end_matches(".rs"))))
+        })
+        .filter(|f| std::fs::read_to_string(f).unwrap_or_default().contains(needle))
+        .map(|f| f.display().to_string())
+        .collect()
+}
+
+#[test]
+fn only_the_store_touches_sea_orm() {
+    assert_eq!(offenders("sea_orm", &["store.rs"]), Vec::<String>::new());
+}
+
+#[test]
+fn only_the_rig_adapter_touches_rig() {
+    for needle in ["rig_core", "rig_agent"] {
+        assert_eq!(offenders(needle, &["rig.rs"]), Vec::<String>::new(), "{needle}");
+    }
+}
+
+#[test]
+fn ranking_and_decay_do_no_io() {
+    let rank = std::fs::read_to_string(root().join("memori-rig/src/recall/rank.rs")).unwrap();
+    let lexical = std::fs::read_to_string(root().join("memori-rig/src/recall/lexical.rs")).unwrap();
+    for (name, text) in [("rank.rs", rank), ("lexical.rs", lexical)] {
+        for io in ["async ", "tokio", "std::fs", "crate::store", "Memori"] {
+            assert!(!text.contains(io), "recall/{name} must stay pure, but mentions {io:?}");
+        }
+    }
+}
