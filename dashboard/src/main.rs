@@ -91,9 +91,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn open(url: &str) -> anyhow::Result<Memori> {
+/// Open the memory; `workers` background workers augment what is captured (0 for read-only use).
+async fn open(url: &str, workers: usize) -> anyhow::Result<Memori> {
     Memori::builder()
         .database_url(url)
+        .configure(|c| c.workers = workers)
         .build()
         .await
         .with_context(|| format!("cannot open memory at {}", memori_rig::redact_url(url)))
@@ -103,7 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Setup { dir } => setup::run(&dir.unwrap_or_else(memori_rig::embed::assets::cache_dir)),
         Command::Migrate => {
-            let memori = open(&cli.database_url).await?;
+            let memori = open(&cli.database_url, 0).await?;
             println!("schema is up to date ({})", memori_rig::redact_url(&cli.database_url));
             memori.shutdown().await;
             Ok(())
@@ -120,7 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_context(|| format!("--as-of {d:?} is not a date (YYYY-MM-DD[THH:MM])"))?,
                 );
             }
-            let memori = open(&cli.database_url).await?;
+            let memori = open(&cli.database_url, 0).await?;
             let started = Instant::now();
             let recalled = memori.recall_with(&entity, req).await?;
             let elapsed = started.elapsed();
@@ -183,7 +185,7 @@ async fn import(
         conversations.truncate(n);
     }
     let turns: usize = conversations.iter().flat_map(|c| &c.sessions).map(|s| s.turns.len()).sum();
-    let memori = open(url).await?;
+    let memori = open(url, 2).await?;
     let started = Instant::now();
     let mut stored = 0;
     let mut duplicates = 0;

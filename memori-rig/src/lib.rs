@@ -31,6 +31,11 @@
 //! injects the memories into the system prompt and captures what the run added (see the
 //! [`rig`] module and `examples/quickstart.rs`).
 
+// The README's code blocks are compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 pub mod config;
 pub mod embed;
 pub mod error;

@@ -13,18 +13,18 @@ use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DbBackend, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
 use crate::error::{Error, Result};
 
-/// The sea-orm connection (pool) type accepted by [`crate::MemoriBuilder::connection`].
-pub use sea_orm::DatabaseConnection;
 use crate::model::{Memory, MemoryKind, Message, SourceRef};
 use crate::scope::{EntityId, Scope};
 use entity::{embeddings, entities, memories, memory_sources, messages, processes, sessions};
+/// The sea-orm connection (pool) type accepted by [`crate::MemoriBuilder::connection`].
+pub use sea_orm::DatabaseConnection;
 
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {

@@ -133,7 +133,7 @@ impl ModelFiles {
                 Ok(sum) if sum == file.sha256 => {}
                 Ok(sum) => problems.push(format!("{} has checksum {sum}, expected {}", path.display(), file.sha256)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    problems.push(format!("{} is missing", path.display()))
+                    problems.push(format!("{} is missing", path.display()));
                 }
                 Err(e) => problems.push(format!("{} cannot be read: {e}", path.display())),
             }
