@@ -157,3 +157,22 @@ impl ModelFiles {
         Self::locate_in(&cache_dir())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_files_are_named_with_the_fix() {
+        let dir = std::env::temp_dir().join(format!("memori-assets-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(dir.join(MODEL_DIR)).unwrap();
+        std::fs::write(dir.join(MODEL_DIR).join("config.json"), b"{}").unwrap();
+        let err = ModelFiles::locate_in(&dir).unwrap_err();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(err.kind(), ErrorKind::MissingModel);
+        let msg = err.to_string();
+        assert!(msg.contains("model.onnx is missing"), "{msg}");
+        assert!(msg.contains("config.json has checksum"), "a corrupt file is named: {msg}");
+        assert!(msg.contains("run `memori setup`"), "{msg}");
+    }
+}

@@ -53,6 +53,17 @@ impl Embedder for RigEmbedder {
                 format!("embedding model {} returned {} vectors for {n} texts", self.id, response.embeddings.len()),
             ));
         }
+        if let Some(bad) = response.embeddings.iter().find(|e| e.vec.len() != self.dims) {
+            return Err(Error::new(
+                ErrorKind::Embedding,
+                format!(
+                    "embedding model {} returned {} dimensions, configured for {}",
+                    self.id,
+                    bad.vec.len(),
+                    self.dims
+                ),
+            ));
+        }
         Ok(response
             .embeddings
             .into_iter()
@@ -63,5 +74,27 @@ impl Embedder for RigEmbedder {
                 v
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rig_core::test_utils::MockEmbeddings;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rig_embedding_model_gives_normalised_vectors_in_order() {
+        let e = RigEmbedder::new(MockEmbeddings::model(), "mock-embeddings", 10);
+        assert_eq!((e.model_id(), e.dimensions()), ("mock-embeddings", 10));
+        let v = e.embed(vec!["a".into(), "bb".into()]).await.unwrap();
+        assert_eq!(v.len(), 2);
+        for x in &v {
+            let norm: f32 = x.iter().map(|y| y * y).sum();
+            assert!((norm - 1.0).abs() < 1e-5, "{x:?}");
+        }
+        let wrong = RigEmbedder::new(MockEmbeddings::model(), "mock-embeddings", 384);
+        let err = wrong.embed(vec!["a".into()]).await.unwrap_err();
+        assert!(err.to_string().contains("returned 10 dimensions, configured for 384"), "{err}");
     }
 }
