@@ -274,12 +274,18 @@ pub(crate) struct StoredMessage {
 
 /// Load messages by id (in id order), skipping ids that no longer exist (erased).
 pub(crate) async fn messages_by_id(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<StoredMessage>> {
-    let rows = messages::Entity::find()
-        .filter(messages::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(messages::Column::Id)
-        .all(db)
-        .await
-        .map_err(db_err("cannot read messages"))?;
+    let mut rows = Vec::with_capacity(ids.len());
+    // Bounded `IN` lists: every backend limits the number of bound parameters per statement.
+    for chunk in ids.chunks(500) {
+        rows.extend(
+            messages::Entity::find()
+                .filter(messages::Column::Id.is_in(chunk.iter().copied()))
+                .all(db)
+                .await
+                .map_err(db_err("cannot read messages"))?,
+        );
+    }
+    rows.sort_by_key(|r| r.id);
     rows.into_iter()
         .map(|r| {
             let parts = serde_json::from_str(&r.parts)

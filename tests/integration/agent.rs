@@ -10,7 +10,7 @@ use rig_core::completion::{CompletionRequest, Usage};
 use rig_core::message::Message as RigMessage;
 use rig_core::test_utils::{MockCompletionModel, MockStreamEvent, MockTurn, sent_documents};
 
-use super::{memori, memori_with};
+use super::{memori, memori_with, sqlite_memori};
 
 const PREAMBLE: &str = "You are a snack assistant.";
 
@@ -55,8 +55,7 @@ backend_test!(remembers_an_allergy_in_a_new_session_and_only_for_that_user, |url
 
 #[tokio::test]
 async fn streamed_runs_are_captured_exactly_once() -> anyhow::Result<()> {
-    let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("sqlite always runs");
-    let memori = memori(&db.url).await?;
+    let (db, memori) = sqlite_memori().await?;
     let scope = Scope::new("sam", "bot", "s1")?;
     memori.capture(&scope, vec![rig_free_message("I'm vegetarian")]).await?;
     memori.flush().await?;
@@ -86,8 +85,7 @@ fn rig_free_message(text: &str) -> memori_rig::Message {
 
 #[tokio::test]
 async fn tool_loops_keep_the_memories_on_every_turn_and_capture_every_message_once() -> anyhow::Result<()> {
-    let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("sqlite always runs");
-    let memori = memori(&db.url).await?;
+    let (db, memori) = sqlite_memori().await?;
     let scope = Scope::new("tia", "bot", "s1")?;
     memori.capture(&scope, vec![rig_free_message("My favourite fruit is mango")]).await?;
     memori.flush().await?;
@@ -119,8 +117,7 @@ async fn tool_loops_keep_the_memories_on_every_turn_and_capture_every_message_on
 
 #[tokio::test]
 async fn memories_already_in_the_history_are_not_injected_again() -> anyhow::Result<()> {
-    let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("sqlite always runs");
-    let memori = memori(&db.url).await?;
+    let (db, memori) = sqlite_memori().await?;
     let scope = Scope::new("uma", "bot", "s1")?;
     let model = MockCompletionModel::from_turns([MockTurn::text("Noted."), MockTurn::text("Sure.")]);
     let agent = AgentBuilder::new(model.clone()).preamble(PREAMBLE).build();
@@ -136,8 +133,7 @@ async fn memories_already_in_the_history_are_not_injected_again() -> anyhow::Res
 
 #[tokio::test]
 async fn dynamic_context_uses_the_memory_index() -> anyhow::Result<()> {
-    let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("sqlite always runs");
-    let memori = memori(&db.url).await?;
+    let (db, memori) = sqlite_memori().await?;
     let scope = Scope::new("vic", "bot", "s1")?;
     memori.capture(&scope, vec![rig_free_message("I live in Lisbon"), rig_free_message("I play the cello")]).await?;
     memori.flush().await?;
@@ -153,8 +149,7 @@ async fn dynamic_context_uses_the_memory_index() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn the_model_wrapper_recalls_and_captures_unary_and_streamed_calls() -> anyhow::Result<()> {
-    let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("sqlite always runs");
-    let memori = memori(&db.url).await?;
+    let (db, memori) = sqlite_memori().await?;
     let scope = Scope::new("wes", "bot", "s1")?;
     memori.capture(&scope, vec![rig_free_message("My dog is called Rex")]).await?;
     memori.flush().await?;

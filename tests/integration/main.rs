@@ -16,6 +16,13 @@ pub(crate) async fn memori(url: &str) -> anyhow::Result<Memori> {
     memori_with(url, HashEmbedder::default()).await
 }
 
+/// A fresh SQLite database and a Memori over it, for tests that need only one backend.
+pub(crate) async fn sqlite_memori() -> anyhow::Result<(memori_tests::TestDb, Memori)> {
+    let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("SQLite always runs");
+    let memori = memori(&db.url).await?;
+    Ok((db, memori))
+}
+
 pub(crate) async fn memori_with(url: &str, embedder: impl Embedder) -> anyhow::Result<Memori> {
     Ok(Memori::builder()
         .database_url(url)

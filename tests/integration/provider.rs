@@ -9,7 +9,7 @@ use rig_core::providers::openai::OpenAIConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::memori;
+use super::sqlite_memori;
 
 /// Serve canned chat completions on 127.0.0.1; returns the base URL and the request bodies.
 async fn fake_openai(replies: Vec<&'static str>) -> anyhow::Result<(String, Arc<Mutex<Vec<serde_json::Value>>>)> {
@@ -59,8 +59,7 @@ async fn fake_openai(replies: Vec<&'static str>) -> anyhow::Result<(String, Arc<
 
 #[tokio::test]
 async fn the_openai_wire_carries_recalled_memories_in_the_system_message() -> anyhow::Result<()> {
-    let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("sqlite always runs");
-    let memori = memori(&db.url).await?;
+    let (db, memori) = sqlite_memori().await?;
     let (base_url, bodies) = fake_openai(vec!["Noted, no peanuts.", "How about apple slices?"]).await?;
     let model = OpenAIConfig::new("test-key").with_base_url(base_url).client().chat("gpt-4o-mini");
     let agent = AgentBuilder::new(model).preamble("You are a snack assistant.").build();
