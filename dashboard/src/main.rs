@@ -47,6 +47,21 @@ enum Command {
         #[arg(long, default_value = "import")]
         process: String,
     },
+    /// Inspect and retry background jobs.
+    Jobs {
+        #[command(subcommand)]
+        action: JobsAction,
+    },
+    /// Run background workers until interrupted (Ctrl-C or SIGTERM). Any number of worker
+    /// processes may share one database; each job runs once at a time.
+    Worker {
+        /// Worker tasks in this process.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Seconds a claimed job stays claimed before another worker may take it over.
+        #[arg(long, default_value_t = 120)]
+        lease_secs: u64,
+    },
     /// Recall an entity's memories for a query.
     Recall {
         /// Entity id.
@@ -67,6 +82,29 @@ enum Command {
         /// The query.
         query: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum JobsAction {
+    /// List jobs, newest first.
+    List {
+        /// Only jobs in this state: pending, running, done or dead.
+        #[arg(long)]
+        status: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one dead (or waiting) job again now.
+    Retry {
+        /// Job id.
+        id: i64,
+    },
+    /// Run every dead letter again.
+    RetryDead,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +148,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             memori.shutdown().await;
             Ok(())
         }
+        Command::Jobs { action } => jobs(&cli.database_url, action).await,
+        Command::Worker { workers, lease_secs } => worker(&cli.database_url, workers, lease_secs).await,
         Command::Import { file, allow_partial, limit, process } => {
             import(&cli.database_url, &file, allow_partial, limit, &process).await
         }
@@ -216,6 +256,72 @@ async fn import(
     if dead > 0 {
         eprintln!("warning: {dead} augmentation job(s) failed on every attempt (dead letters)");
     }
+    memori.shutdown().await;
+    Ok(())
+}
+
+async fn jobs(url: &str, action: JobsAction) -> anyhow::Result<()> {
+    let memori = open(url, 0).await?;
+    match action {
+        JobsAction::List { status, limit, json } => {
+            if let Some(s) = &status
+                && !["pending", "running", "done", "dead"].contains(&s.as_str())
+            {
+                bail!("--status {s:?} is not one of pending, running, done, dead");
+            }
+            let jobs = memori.jobs(status.as_deref(), limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&jobs)?);
+            } else if jobs.is_empty() {
+                println!("no jobs");
+            } else {
+                for j in &jobs {
+                    let error = j.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
+                    println!(
+                        "{:>8} {:<8} {:<8} attempts {}/{}  updated {}{error}",
+                        j.id,
+                        j.kind,
+                        j.status,
+                        j.attempts,
+                        j.max_attempts,
+                        j.updated_at.format("%Y-%m-%d %H:%M:%S")
+                    );
+                }
+            }
+        }
+        JobsAction::Retry { id } => {
+            if memori.retry_job(id).await? {
+                println!("job {id} will run again");
+            } else {
+                bail!("job {id} is not dead or waiting (it may be running, done, or not exist)");
+            }
+        }
+        JobsAction::RetryDead => println!("{} dead job(s) will run again", memori.retry_dead_jobs().await?),
+    }
+    memori.shutdown().await;
+    Ok(())
+}
+
+async fn worker(url: &str, workers: usize, lease_secs: u64) -> anyhow::Result<()> {
+    if workers == 0 {
+        bail!("--workers must be at least 1");
+    }
+    let memori = Memori::builder()
+        .database_url(url)
+        .configure(|c| {
+            c.workers = workers;
+            c.jobs.lease = std::time::Duration::from_secs(lease_secs.max(1));
+        })
+        .build()
+        .await
+        .with_context(|| format!("cannot open memory at {}", memori_rig::redact_url(url)))?;
+    eprintln!("memori worker: {workers} task(s) on {}; Ctrl-C or SIGTERM stops", memori_rig::redact_url(url));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    eprintln!("memori worker: stopping after the current jobs");
     memori.shutdown().await;
     Ok(())
 }

@@ -39,6 +39,7 @@ struct ReadmeDoctests;
 pub mod config;
 pub mod embed;
 pub mod error;
+mod failpoint;
 pub mod import;
 pub mod model;
 pub mod recall;
@@ -59,7 +60,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, FailureMode, Fusion, JobConfig, RecallConfig};
 pub use embed::Embedder;
 pub use error::{Error, ErrorKind, Result};
-pub use model::{Explanation, Memory, MemoryKind, Message, Part, Recalled, Role, SourceRef};
+pub use model::{EntityStats, Explanation, JobInfo, Memory, MemoryKind, Message, Part, Recalled, Role, SourceRef};
 pub use recall::RecallRequest;
 pub use scope::{EntityId, ProcessId, Scope, SessionId};
 pub use store::{CaptureReceipt, DatabaseConnection, redact_url};
@@ -461,10 +462,35 @@ impl Memori {
 
     /// How many messages are stored for an entity.
     pub async fn message_count(&self, entity: &EntityId) -> Result<u64> {
+        Ok(self.stats(entity).await?.messages)
+    }
+
+    /// Row counts of an entity's data (all zero for an unknown entity).
+    pub async fn stats(&self, entity: &EntityId) -> Result<EntityStats> {
         match store::entity_row_id(&self.inner.db, entity).await? {
-            Some(row) => store::count_messages(&self.inner.db, row).await,
-            None => Ok(0),
+            Some(row) => store::entity_stats(&self.inner.db, row).await,
+            None => Ok(EntityStats::default()),
         }
+    }
+
+    /// Background jobs, newest first; `status` filters (`pending`, `running`, `done`, `dead`).
+    pub async fn jobs(&self, status: Option<&str>, limit: u64) -> Result<Vec<JobInfo>> {
+        store::job_infos(&self.inner.db, status, limit).await
+    }
+
+    /// Run a dead (or waiting) job again now, with a fresh attempt budget. Returns `false`
+    /// when no such job is dead or pending (it may be running or done).
+    pub async fn retry_job(&self, id: i64) -> Result<bool> {
+        let changed = store::jobs::retry(&self.inner.db, Some(id), store::ms(Utc::now())).await? > 0;
+        self.inner.wake.notify_waiters();
+        Ok(changed)
+    }
+
+    /// Run every dead letter again. Returns how many were revived.
+    pub async fn retry_dead_jobs(&self) -> Result<u64> {
+        let n = store::jobs::retry(&self.inner.db, None, store::ms(Utc::now())).await?;
+        self.inner.wake.notify_waiters();
+        Ok(n)
     }
 
     /// Stop the workers of this process and wait for them (a job in progress finishes or,

@@ -373,6 +373,38 @@ pub struct Recalled {
     pub explanation: Explanation,
 }
 
+/// A background job, as operators see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobInfo {
+    /// Job id.
+    pub id: i64,
+    /// What it does (`augment`).
+    pub kind: String,
+    /// `pending`, `running`, `done` or `dead`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// Attempts allowed before it becomes a dead letter.
+    pub max_attempts: i32,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Row counts of one entity's data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityStats {
+    /// Stored messages.
+    pub messages: u64,
+    /// Memories, live and invalidated.
+    pub memories: u64,
+    /// Embeddings, all models.
+    pub embeddings: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -562,12 +562,47 @@ pub(crate) async fn candidates(
         .collect())
 }
 
-/// Row counts of an entity's data, table by table (for receipts, tests and the CLI).
-pub(crate) async fn count_messages(db: &DatabaseConnection, entity_row: i64) -> Result<u64> {
+/// Row counts of an entity's data (for receipts, tests and the CLI).
+pub(crate) async fn entity_stats(db: &DatabaseConnection, entity_row: i64) -> Result<crate::model::EntityStats> {
     use sea_orm::PaginatorTrait;
-    messages::Entity::find()
-        .filter(messages::Column::EntityId.eq(entity_row))
-        .count(db)
-        .await
-        .map_err(db_err("cannot count messages"))
+    let count = "cannot count an entity's rows";
+    Ok(crate::model::EntityStats {
+        messages: messages::Entity::find()
+            .filter(messages::Column::EntityId.eq(entity_row))
+            .count(db)
+            .await
+            .map_err(db_err(count))?,
+        memories: memories::Entity::find()
+            .filter(memories::Column::EntityId.eq(entity_row))
+            .count(db)
+            .await
+            .map_err(db_err(count))?,
+        embeddings: embeddings::Entity::find()
+            .filter(embeddings::Column::EntityId.eq(entity_row))
+            .count(db)
+            .await
+            .map_err(db_err(count))?,
+    })
+}
+
+/// Jobs, newest first, as operators see them.
+pub(crate) async fn job_infos(
+    db: &DatabaseConnection,
+    status: Option<&str>,
+    limit: u64,
+) -> Result<Vec<crate::model::JobInfo>> {
+    Ok(jobs::list(db, status, limit)
+        .await?
+        .into_iter()
+        .map(|j| crate::model::JobInfo {
+            id: j.id,
+            kind: j.kind,
+            status: j.status,
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            last_error: j.last_error,
+            created_at: from_ms(j.created_at),
+            updated_at: from_ms(j.updated_at),
+        })
+        .collect())
 }

@@ -44,7 +44,9 @@ pub(crate) async fn run(inner: Arc<Inner>, worker_id: String) {
                 }
             }
             Ok(batch) => {
+                crate::failpoint::hit(crate::failpoint::AFTER_CLAIM).await;
                 let outcomes = run_batch(&inner, &batch).await;
+                crate::failpoint::hit(crate::failpoint::BEFORE_COMPLETE).await;
                 for (job, outcome) in batch.iter().zip(outcomes) {
                     if let Err(e) = record(&inner, job, outcome).await {
                         // The lease will expire and the job will be claimed again: nothing is lost.

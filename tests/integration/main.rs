@@ -2,6 +2,7 @@
 
 mod agent;
 mod embedding_model;
+mod jobs;
 mod provider;
 mod store;
 mod tidy;

@@ -211,6 +211,33 @@ pub(crate) async fn dead(db: &DatabaseConnection) -> Result<u64> {
         .map_err(db_err("cannot count jobs"))
 }
 
+/// One job as operators see it.
+pub(crate) async fn list(db: &DatabaseConnection, status: Option<&str>, limit: u64) -> Result<Vec<jobs::Model>> {
+    let mut q = jobs::Entity::find().order_by_desc(jobs::Column::Id).limit(limit);
+    if let Some(s) = status {
+        q = q.filter(jobs::Column::Status.eq(s));
+    }
+    q.all(db).await.map_err(db_err("cannot list jobs"))
+}
+
+/// Make a dead (or pending) job runnable now with a fresh attempt budget. Returns whether a
+/// job was changed; running and finished jobs are left alone.
+pub(crate) async fn retry(db: &DatabaseConnection, id: Option<i64>, now: i64) -> Result<u64> {
+    let mut q = jobs::Entity::update_many()
+        .col_expr(jobs::Column::Status, Expr::value(status::PENDING))
+        .col_expr(jobs::Column::Attempts, Expr::value(0))
+        .col_expr(jobs::Column::RunAfter, Expr::value(now))
+        .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+        .col_expr(jobs::Column::UpdatedAt, Expr::value(now));
+    q = match id {
+        Some(id) => {
+            q.filter(jobs::Column::Id.eq(id)).filter(jobs::Column::Status.is_in([status::DEAD, status::PENDING]))
+        }
+        None => q.filter(jobs::Column::Status.eq(status::DEAD)),
+    };
+    Ok(q.exec(db).await.map_err(db_err("cannot retry jobs"))?.rows_affected)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
