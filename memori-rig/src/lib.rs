@@ -36,6 +36,7 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+pub mod augment;
 pub mod config;
 pub mod embed;
 pub mod error;
