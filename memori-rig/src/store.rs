@@ -56,6 +56,9 @@ pub(crate) async fn connect(url: &str) -> Result<DatabaseConnection> {
     } else if is_sqlite {
         opts.max_connections(4);
     }
+    if is_sqlite {
+        create_sqlite_parent(url)?;
+    }
     let db = Database::connect(opts)
         .await
         .map_err(|e| Error::database(&format!("cannot connect to {}", redact_url(url)), e))?;
@@ -65,6 +68,27 @@ pub(crate) async fn connect(url: &str) -> Result<DatabaseConnection> {
             .map_err(db_err("cannot configure SQLite"))?;
     }
     Ok(db)
+}
+
+/// The file path of a SQLite URL (`sqlite://path?..`, `sqlite:path`), `None` for in-memory ones.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+}
+
+/// SQLite creates a missing file (`mode=rwc`) but not a missing directory: create it.
+fn create_sqlite_parent(url: &str) -> Result<()> {
+    let Some(parent) = sqlite_path(url).and_then(|p| std::path::Path::new(p).parent()) else { return Ok(()) };
+    if parent.as_os_str().is_empty() || parent.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(parent).map_err(|e| {
+        Error::new(
+            crate::ErrorKind::Database,
+            format!("cannot create the directory {} for SQLite: {e}", parent.display()),
+        )
+    })
 }
 
 /// A database URL with its password replaced, for messages and logs.
@@ -78,6 +102,32 @@ pub fn redact_url(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_and_redaction() {
+        assert_eq!(sqlite_path("sqlite://target/demo.db?mode=rwc"), Some("target/demo.db"));
+        assert_eq!(sqlite_path("sqlite:///tmp/a.db"), Some("/tmp/a.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://x"), None);
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("mysql://u@h"), "mysql://u@h");
+    }
+
+    #[tokio::test]
+    async fn a_missing_sqlite_directory_is_created() {
+        let dir = std::env::temp_dir().join(format!("memori-dir-{}", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}?mode=rwc", dir.join("nested/m.db").display());
+        let db = connect(&url).await.unwrap();
+        migrate(&db).await.unwrap();
+        assert!(dir.join("nested/m.db").exists());
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
