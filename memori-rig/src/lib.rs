@@ -291,13 +291,14 @@ impl Memori {
                     key.len()
                 )));
             }
-            let size = message.plain_text().len();
-            if size > MAX_MESSAGE_BYTES {
+            let text = message.plain_text();
+            if text.len() > MAX_MESSAGE_BYTES {
                 return Err(Error::invalid_input(format!(
-                    "message {i} is {size} bytes of text, the limit is {MAX_MESSAGE_BYTES}; nothing was stored"
+                    "message {i} is {} bytes of text, the limit is {MAX_MESSAGE_BYTES}; nothing was stored",
+                    text.len()
                 )));
             }
-            batch.push(store::NewMessage { message, idempotency_key: key, run_id: run_id.map(str::to_owned) });
+            batch.push(store::NewMessage { message, text, idempotency_key: key, run_id: run_id.map(str::to_owned) });
         }
         if batch.is_empty() {
             return Ok(CaptureReceipt::default());

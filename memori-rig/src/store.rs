@@ -215,6 +215,8 @@ async fn ensure_scope<C: ConnectionTrait>(db: &C, scope: &Scope, now: i64) -> Re
 #[derive(Clone, Debug)]
 pub(crate) struct NewMessage {
     pub(crate) message: Message,
+    /// `message.plain_text()`, computed once by the caller's validation.
+    pub(crate) text: String,
     pub(crate) idempotency_key: String,
     pub(crate) run_id: Option<String>,
 }
@@ -273,7 +275,7 @@ pub(crate) async fn capture(
             name: Set(m.name.clone()),
             parts: Set(parts.replace("\\u0000", "\\ufffd")),
             raw: Set(raw.map(|r| r.replace("\\u0000", "\\ufffd"))),
-            text: Set(m.plain_text()),
+            text: Set(item.text.clone()),
             position: Set(position),
             said_at: Set(m.said_at.map_or(now, ms)),
             captured_at: Set(now),

@@ -22,6 +22,18 @@ fn tool_result_value(content: &[ToolResultContent]) -> serde_json::Value {
 
 /// A rig message as memori stores it: normalised parts plus the verbatim rig JSON.
 pub fn from_rig_message(m: &RigMessage) -> Message {
+    let mut message = normalised(m);
+    message.raw = serde_json::to_value(m).ok();
+    message
+}
+
+/// The content fingerprint of a rig message (see [`Message::fingerprint`]), without building
+/// its raw JSON: used on the recall path for every message of a request's history.
+pub(crate) fn fingerprint(m: &RigMessage) -> String {
+    normalised(m).fingerprint()
+}
+
+fn normalised(m: &RigMessage) -> Message {
     let (role, parts) = match m {
         RigMessage::System { content } => (Role::System, vec![Part::Text { text: content.clone() }]),
         RigMessage::User { content } => {
@@ -63,7 +75,7 @@ pub fn from_rig_message(m: &RigMessage) -> Message {
             (Role::Assistant, parts)
         }
     };
-    Message { role, name: None, parts, said_at: None, raw: serde_json::to_value(m).ok(), external_id: None }
+    Message { role, name: None, parts, said_at: None, raw: None, external_id: None }
 }
 
 /// A copy of `request` whose system prompt ends with `block` (a system message is added when

@@ -8,7 +8,7 @@ use rig_agent::agent::{
 };
 use rig_core::effect::EffectKind;
 
-use super::convert::{from_rig_message, with_memory_block};
+use super::convert::{fingerprint, from_rig_message, with_memory_block};
 use crate::{FailureMode, Memori, Scope};
 
 /// The block recalled for a run, kept in the run's scratchpad so that every model call of
@@ -39,7 +39,7 @@ impl AgentHook for MemoryHook {
             return CompletionCallAction::continue_run();
         }
         let query = ev.prompt.rag_text().or_else(|| ev.history.iter().rev().find_map(|m| m.rag_text()));
-        let in_history: HashSet<String> = ev.history.iter().map(|m| from_rig_message(m).fingerprint()).collect();
+        let in_history: HashSet<String> = ev.history.iter().map(fingerprint).collect();
         match self.memori.context_block(&self.scope, query.as_deref().unwrap_or_default(), &in_history).await {
             Ok(block) => {
                 ctx.scratchpad().insert(Injection(block.map(Arc::from)));

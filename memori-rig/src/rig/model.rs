@@ -9,7 +9,7 @@ use rig_core::operation::Completion;
 use rig_core::streaming::{CompletionStream, Relayed, StreamEvents};
 use rig_core::{DynModel, ProviderError};
 
-use super::convert::{from_rig_message, with_memory_block};
+use super::convert::{fingerprint, from_rig_message, with_memory_block};
 use crate::{FailureMode, Memori, Message, Scope};
 
 /// A completion model with memory for one [`Scope`]: `call` and `stream` recall into the
@@ -35,8 +35,7 @@ impl MemoryModel {
     async fn prepare(&self, request: CompletionRequest) -> Result<CompletionRequest, ProviderError> {
         let query = request.chat_history.iter().rev().find_map(|m| m.rag_text()).unwrap_or_default();
         let earlier = request.chat_history.len().saturating_sub(1);
-        let in_history: HashSet<String> =
-            request.chat_history[..earlier].iter().map(|m| from_rig_message(m).fingerprint()).collect();
+        let in_history: HashSet<String> = request.chat_history[..earlier].iter().map(fingerprint).collect();
         match self.memori.context_block(&self.scope, &query, &in_history).await {
             Ok(Some(block)) => Ok(with_memory_block(&request, &block)),
             Ok(None) => Ok(request),
