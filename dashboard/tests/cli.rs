@@ -6,17 +6,6 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn model_ready() -> bool {
-    match memori_rig::embed::assets::ModelFiles::locate() {
-        Ok(_) => true,
-        Err(e) if std::env::var("MEMORI_TEST_REQUIRE_MODEL").is_ok_and(|v| v == "1") => panic!("{e}"),
-        Err(e) => {
-            eprintln!("note: skipping CLI test: {e}");
-            false
-        }
-    }
-}
-
 struct Tmp(PathBuf);
 
 impl Tmp {
@@ -48,7 +37,7 @@ const GOOD: &str = r#"{"id": "c1", "speakers": ["Ann", "Bo"], "sessions": [{"ses
 
 #[test]
 fn import_is_all_or_nothing_and_recall_answers() {
-    if !model_ready() {
+    if !memori_tests::model_available() {
         return;
     }
     let tmp = Tmp::new();

@@ -9,17 +9,6 @@ use std::time::{Duration, Instant};
 use memori_rig::embed::HashEmbedder;
 use memori_rig::{EntityId, Memori, Message, Scope};
 
-fn model_ready() -> bool {
-    match memori_rig::embed::assets::ModelFiles::locate() {
-        Ok(_) => true,
-        Err(e) if std::env::var("MEMORI_TEST_REQUIRE_MODEL").is_ok_and(|v| v == "1") => panic!("{e}"),
-        Err(e) => {
-            eprintln!("note: skipping crash test: {e}");
-            false
-        }
-    }
-}
-
 fn worker(url: &str, failpoints: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_memori"))
         .args(["--database-url", url, "worker", "--workers", "1", "--lease-secs", "2"])
@@ -39,7 +28,7 @@ impl Drop for Killed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() -> anyhow::Result<()> {
-    if !model_ready() {
+    if !memori_tests::model_available() {
         return Ok(());
     }
     let dir = std::env::temp_dir().join(format!("memori-crash-{}", uuid::Uuid::new_v4().simple()));

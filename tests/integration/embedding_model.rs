@@ -7,14 +7,7 @@ use memori_rig::embed::FastEmbedder;
 use memori_rig::{Embedder, Message, Scope};
 
 fn load() -> Option<FastEmbedder> {
-    match FastEmbedder::from_cache() {
-        Ok(e) => Some(e),
-        Err(e) if std::env::var("MEMORI_TEST_REQUIRE_MODEL").is_ok_and(|v| v == "1") => panic!("{e}"),
-        Err(e) => {
-            eprintln!("note: skipping the real-model test: {e}");
-            None
-        }
-    }
+    memori_tests::model_available().then(|| FastEmbedder::from_cache().expect("verified model files load"))
 }
 
 fn cos(a: &[f32], b: &[f32]) -> f32 {

@@ -12,6 +12,20 @@ use std::future::Future;
 
 use sea_orm::{ConnectionTrait, Database};
 
+/// Whether the local embedding model is set up. With `MEMORI_TEST_REQUIRE_MODEL=1` (set by
+/// `cargo xtask test` and CI) a missing model panics with the fix; otherwise the caller is
+/// told to skip, and a note says why.
+pub fn model_available() -> bool {
+    match memori_rig::embed::assets::ModelFiles::locate() {
+        Ok(_) => true,
+        Err(e) if std::env::var("MEMORI_TEST_REQUIRE_MODEL").is_ok_and(|v| v == "1") => panic!("{e}"),
+        Err(e) => {
+            eprintln!("note: skipping a real-model test: {e}");
+            false
+        }
+    }
+}
+
 /// A database backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
