@@ -98,7 +98,7 @@ enum JobsAction {
         #[arg(long)]
         json: bool,
     },
-    /// Run one dead (or waiting) job again now.
+    /// Run one job again now (dead, waiting, or done: jobs are idempotent).
     Retry {
         /// Job id.
         id: i64,
@@ -293,7 +293,7 @@ async fn jobs(url: &str, action: JobsAction) -> anyhow::Result<()> {
             if memori.retry_job(id).await? {
                 println!("job {id} will run again");
             } else {
-                bail!("job {id} is not dead or waiting (it may be running, done, or not exist)");
+                bail!("job {id} does not exist or is running right now");
             }
         }
         JobsAction::RetryDead => println!("{} dead job(s) will run again", memori.retry_dead_jobs().await?),

@@ -32,6 +32,8 @@ pub struct Config {
     pub recall: RecallConfig,
     /// Job queue tuning.
     pub jobs: JobConfig,
+    /// Extraction and merge tuning.
+    pub augment: AugmentConfig,
     /// Longest a recall made on behalf of an agent call may take before it is abandoned.
     pub recall_timeout: Duration,
     /// Longest a capture made on behalf of an agent call may take before it is abandoned.
@@ -46,6 +48,7 @@ impl Default for Config {
             workers: 1,
             recall: RecallConfig::default(),
             jobs: JobConfig::default(),
+            augment: AugmentConfig::default(),
             recall_timeout: Duration::from_secs(2),
             capture_timeout: Duration::from_secs(5),
         }
@@ -120,5 +123,48 @@ impl Default for JobConfig {
             poll_interval: Duration::from_millis(500),
             retry_base: Duration::from_secs(1),
         }
+    }
+}
+
+/// Extraction and merge tuning.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AugmentConfig {
+    /// Two memories say the same thing when their embeddings' cosine similarity reaches this
+    /// *and* their words overlap by [`AugmentConfig::merge_overlap`] (default 0.85).
+    pub merge_similarity: f32,
+    /// Least Jaccard overlap of the two memories' content words (symbols kept, so `C` and
+    /// `C++` differ) for a merge (default 0.6; "lives in Paris" and "lives in Berlin" have 0.5).
+    pub merge_overlap: f64,
+    /// Longest one extraction may take before the job fails and is retried (default 120 s).
+    #[serde(with = "secs")]
+    pub extract_timeout: Duration,
+    /// Extractions run at once by one worker (default 4; a model provider's rate limit may
+    /// call for fewer).
+    pub extract_concurrency: usize,
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        Self {
+            merge_similarity: 0.85,
+            merge_overlap: 0.6,
+            extract_timeout: Duration::from_secs(120),
+            extract_concurrency: 4,
+        }
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
     }
 }

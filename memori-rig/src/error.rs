@@ -23,6 +23,10 @@ pub enum ErrorKind {
     /// The embedding model failed. Captured messages are kept; their augmentation job is
     /// retried by the worker.
     Embedding,
+    /// The extraction model failed (HTTP error, rate limit, timeout) or returned output that
+    /// does not fit the schema. The augmentation job is retried with backoff and kept as a dead
+    /// letter after its last attempt; captured messages are kept.
+    Extraction,
     /// Model files or the ONNX Runtime library are missing or do not match their checksums.
     /// Run `memori setup` (see README).
     MissingModel,
@@ -62,6 +66,12 @@ impl Error {
     /// The human-readable message, without the cause.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The same kind and message, for reporting one failure to several waiters (the cause is
+    /// not cloneable and stays with the original).
+    pub(crate) fn duplicate(&self) -> Self {
+        Self::new(self.kind, self.message.clone())
     }
 
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {

@@ -41,6 +41,7 @@ pub mod config;
 pub mod embed;
 pub mod error;
 mod failpoint;
+pub mod graph;
 pub mod import;
 pub mod model;
 pub mod recall;
@@ -58,7 +59,8 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Config, FailureMode, Fusion, JobConfig, RecallConfig};
+pub use augment::{Extractor, OfflineExtractor};
+pub use config::{AugmentConfig, Config, FailureMode, Fusion, JobConfig, RecallConfig};
 pub use embed::Embedder;
 pub use error::{Error, ErrorKind, Result};
 pub use model::{EntityStats, Explanation, JobInfo, Memory, MemoryKind, Message, Part, Recalled, Role, SourceRef};
@@ -80,6 +82,12 @@ pub struct Metrics {
     pub jobs_done: AtomicU64,
     /// Job attempts that failed (each is retried or becomes a dead letter).
     pub jobs_failed: AtomicU64,
+    /// Extracted memories stored as new.
+    pub memories_extracted: AtomicU64,
+    /// Extracted memories merged into one already stored (a mention more).
+    pub memories_reinforced: AtomicU64,
+    /// Memories invalidated by a contradicting statement.
+    pub memories_invalidated: AtomicU64,
 }
 
 impl Metrics {
@@ -90,6 +98,9 @@ impl Metrics {
             ("capture_failures", self.capture_failures.load(Ordering::Relaxed)),
             ("jobs_done", self.jobs_done.load(Ordering::Relaxed)),
             ("jobs_failed", self.jobs_failed.load(Ordering::Relaxed)),
+            ("memories_extracted", self.memories_extracted.load(Ordering::Relaxed)),
+            ("memories_reinforced", self.memories_reinforced.load(Ordering::Relaxed)),
+            ("memories_invalidated", self.memories_invalidated.load(Ordering::Relaxed)),
         ]
     }
 }
@@ -97,6 +108,7 @@ impl Metrics {
 pub(crate) struct Inner {
     pub(crate) db: DatabaseConnection,
     pub(crate) embedder: Arc<dyn Embedder>,
+    pub(crate) extractor: Arc<dyn Extractor>,
     pub(crate) config: Config,
     /// Signalled when new jobs are written by this process.
     pub(crate) wake: Notify,
@@ -128,6 +140,7 @@ impl std::fmt::Debug for Memori {
         f.debug_struct("Memori")
             .field("backend", &self.inner.db.get_database_backend())
             .field("embedder", &self.inner.embedder.model_id())
+            .field("extractor", &self.inner.extractor.id())
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +156,7 @@ enum DbSource {
 pub struct MemoriBuilder {
     db: DbSource,
     embedder: Option<Arc<dyn Embedder>>,
+    extractor: Option<Arc<dyn Extractor>>,
     config: Config,
 }
 
@@ -169,6 +183,19 @@ impl MemoriBuilder {
     /// Use a shared embedder.
     pub fn shared_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
         self.embedder = Some(embedder);
+        self
+    }
+
+    /// Extract memories with this extractor (default: [`OfflineExtractor`], rules that need no
+    /// model; with a rig model use `memori_rig::rig::LlmExtractor`).
+    pub fn extractor(mut self, extractor: impl Extractor) -> Self {
+        self.extractor = Some(Arc::new(extractor));
+        self
+    }
+
+    /// Use a shared extractor.
+    pub fn shared_extractor(mut self, extractor: Arc<dyn Extractor>) -> Self {
+        self.extractor = Some(extractor);
         self
     }
 
@@ -204,6 +231,7 @@ impl MemoriBuilder {
         let inner = Arc::new(Inner {
             db,
             embedder,
+            extractor: self.extractor.unwrap_or_else(|| Arc::new(OfflineExtractor)),
             config: self.config,
             wake: Notify::new(),
             progress: Notify::new(),
@@ -238,7 +266,7 @@ fn default_embedder() -> Result<Arc<dyn Embedder>> {
 impl Memori {
     /// Start building.
     pub fn builder() -> MemoriBuilder {
-        MemoriBuilder { db: DbSource::None, embedder: None, config: Config::default() }
+        MemoriBuilder { db: DbSource::None, embedder: None, extractor: None, config: Config::default() }
     }
 
     /// The configuration in use.
@@ -316,6 +344,27 @@ impl Memori {
         self.recall_with(&scope.entity, RecallRequest::new(query)).await
     }
 
+    /// Every memory of an entity (extracted ones and episodes), oldest first; with `history`
+    /// also those a later statement invalidated. Empty for an unknown entity.
+    pub async fn memories(&self, entity: &EntityId, history: bool) -> Result<Vec<Memory>> {
+        let Some(entity_row) = store::entity_row_id(&self.inner.db, entity).await? else {
+            return Ok(Vec::new());
+        };
+        let candidates =
+            store::candidates(&self.inner.db, entity_row, self.inner.embedder.model_id(), None, history).await?;
+        Ok(candidates.into_iter().map(|c| c.memory).collect())
+    }
+
+    /// The knowledge graph of an entity: its current statements, or with `history` also the
+    /// ones a later statement invalidated. Empty for an unknown entity.
+    pub async fn graph(&self, entity: &EntityId, history: bool) -> Result<graph::KnowledgeGraph> {
+        let Some(entity_row) = store::entity_row_id(&self.inner.db, entity).await? else {
+            return Ok(graph::KnowledgeGraph::default());
+        };
+        let (nodes, edges) = store::augment::graph(&self.inner.db, entity_row, history).await?;
+        Ok(graph::KnowledgeGraph::new(nodes, edges))
+    }
+
     /// Recall with every option.
     pub async fn recall_with(&self, entity: &EntityId, req: RecallRequest) -> Result<Vec<Recalled>> {
         let cfg = &self.inner.config.recall;
@@ -328,9 +377,14 @@ impl Memori {
         };
         let query_vector = self.inner.embedder.embed(vec![req.query.clone()]).await?.into_iter().next();
         let now = req.as_of.unwrap_or_else(Utc::now);
-        let mut candidates =
-            store::candidates(&self.inner.db, entity_row, self.inner.embedder.model_id(), req.as_of.map(store::ms))
-                .await?;
+        let mut candidates = store::candidates(
+            &self.inner.db,
+            entity_row,
+            self.inner.embedder.model_id(),
+            req.as_of.map(store::ms),
+            req.history,
+        )
+        .await?;
         if let Some(kinds) = &req.kinds {
             candidates.retain(|c| kinds.contains(&c.memory.kind));
         }
@@ -480,8 +534,9 @@ impl Memori {
         store::job_infos(&self.inner.db, status, limit).await
     }
 
-    /// Run a dead (or waiting) job again now, with a fresh attempt budget. Returns `false`
-    /// when no such job is dead or pending (it may be running or done).
+    /// Run a job again now, with a fresh attempt budget: a dead letter, a waiting job, or a
+    /// finished one (handlers are idempotent, so re-running a finished job changes nothing
+    /// unless the extractor changed). Returns `false` when no such job exists or it is running.
     pub async fn retry_job(&self, id: i64) -> Result<bool> {
         let changed = store::jobs::retry(&self.inner.db, Some(id), store::ms(Utc::now())).await? > 0;
         self.inner.wake.notify_waiters();

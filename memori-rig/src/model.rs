@@ -301,6 +301,8 @@ pub struct Memory {
     pub referred_at: Option<DateTime<Utc>>,
     /// When a newer statement contradicted it; `None` while it holds.
     pub invalidated_at: Option<DateTime<Utc>>,
+    /// The memory whose statement invalidated this one.
+    pub invalidated_by: Option<i64>,
     /// The session it came from, by external id.
     pub session: Option<String>,
     /// The messages it came from.

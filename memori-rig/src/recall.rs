@@ -25,12 +25,14 @@ pub struct RecallRequest {
     pub as_of: Option<DateTime<Utc>>,
     /// Only these kinds; `None` means all.
     pub kinds: Option<Vec<MemoryKind>>,
+    /// Include memories that a later statement invalidated (default `false`).
+    pub history: bool,
 }
 
 impl RecallRequest {
     /// A request for `query` with the configured defaults.
     pub fn new(query: impl Into<String>) -> Self {
-        Self { query: query.into(), limit: None, as_of: None, kinds: None }
+        Self { query: query.into(), limit: None, as_of: None, kinds: None, history: false }
     }
 
     /// Set the result limit.
@@ -44,6 +46,13 @@ impl RecallRequest {
     #[must_use]
     pub fn as_of(mut self, at: DateTime<Utc>) -> Self {
         self.as_of = Some(at);
+        self
+    }
+
+    /// Include invalidated memories (what used to be true), for audits and history views.
+    #[must_use]
+    pub fn with_history(mut self) -> Self {
+        self.history = true;
         self
     }
 

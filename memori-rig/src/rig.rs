@@ -10,15 +10,19 @@
 //! - [`MemoryModel`] (`memori.wrap_model(model, &scope)`): the same recall and capture
 //!   around direct model calls, unary and streamed, without an agent.
 //! - [`RigEmbedder`]: any rig embedding model as an [`crate::Embedder`].
+//! - [`LlmExtractor`]: any rig completion model as an [`crate::Extractor`], through rig's
+//!   `Extractor` and a versioned prompt.
 
 mod convert;
 mod embedder;
+mod extract;
 mod hook;
 mod index;
 mod model;
 
 pub use convert::{from_rig_message, with_memory_block};
 pub use embedder::RigEmbedder;
+pub use extract::{LlmExtractor, LlmMemory, LlmOutput, LlmTriple, PROMPT, PROMPT_VERSION, convert, render_window};
 pub use hook::MemoryHook;
 pub use index::{MemoryDocument, MemoryIndex};
 pub use model::MemoryModel;

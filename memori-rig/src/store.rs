@@ -3,6 +3,7 @@
 //! Invariant: no other module imports sea-orm. Functions take a connection (or transaction)
 //! and domain values, and return domain values or row structs defined here.
 
+pub(crate) mod augment;
 pub(crate) mod entity;
 pub(crate) mod jobs;
 
@@ -322,6 +323,21 @@ pub(crate) struct StoredMessage {
     pub(crate) session_id: i64,
     pub(crate) process_id: i64,
     pub(crate) message: Message,
+    /// The message's plain text, as stored.
+    pub(crate) text: String,
+}
+
+/// The summary an extractor wrote for a session, if any.
+pub(crate) async fn session_summary(db: &DatabaseConnection, session_row: i64) -> Result<Option<String>> {
+    let row: Option<Option<String>> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::Summary)
+        .filter(sessions::Column::Id.eq(session_row))
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(db_err("cannot read session"))?;
+    Ok(row.flatten())
 }
 
 /// Load messages by id (in id order), skipping ids that no longer exist (erased).
@@ -355,6 +371,7 @@ pub(crate) async fn messages_by_id(db: &DatabaseConnection, ids: &[i64]) -> Resu
                     raw: None,
                     external_id: r.external_id,
                 },
+                text: r.text,
             })
         })
         .collect()
@@ -371,8 +388,43 @@ pub(crate) struct NewMemory {
     pub(crate) importance: f64,
     pub(crate) confidence: f64,
     pub(crate) valid_from: i64,
+    /// The time the memory is about, if it names one.
+    pub(crate) referred_at: Option<i64>,
     pub(crate) dedup_key: String,
     pub(crate) source_message_ids: Vec<i64>,
+}
+
+/// The insert statement for a memory under `key`, doing nothing when the entity already has
+/// a memory with that key.
+pub(crate) fn insert_memory_unless_present(
+    m: &NewMemory,
+    key: &str,
+    mention_count: i32,
+    now: i64,
+) -> sea_orm::Insert<memories::ActiveModel> {
+    memories::Entity::insert(memories::ActiveModel {
+        id: NotSet,
+        entity_id: Set(m.entity_id),
+        session_id: Set(m.session_id),
+        process_id: Set(m.process_id),
+        kind: Set(m.kind.as_str().to_owned()),
+        text: Set(m.text.clone()),
+        importance: Set(m.importance),
+        confidence: Set(m.confidence),
+        mention_count: Set(mention_count),
+        created_at: Set(now),
+        last_seen_at: Set(m.valid_from),
+        valid_from: Set(m.valid_from),
+        referred_at: Set(m.referred_at),
+        invalidated_at: Set(None),
+        invalidated_by: Set(None),
+        dedup_key: Set(key.to_owned()),
+    })
+    .on_conflict(
+        OnConflict::columns([memories::Column::EntityId, memories::Column::DedupKey])
+            .do_nothing_on([memories::Column::EntityId])
+            .to_owned(),
+    )
 }
 
 /// Insert memories that do not exist yet (by `dedup_key`), with their sources, in one
@@ -382,32 +434,10 @@ pub(crate) async fn upsert_memories(db: &DatabaseConnection, items: &[NewMemory]
     let now = ms(Utc::now());
     let mut out = Vec::with_capacity(items.len());
     for m in items {
-        memories::Entity::insert(memories::ActiveModel {
-            id: NotSet,
-            entity_id: Set(m.entity_id),
-            session_id: Set(m.session_id),
-            process_id: Set(m.process_id),
-            kind: Set(m.kind.as_str().to_owned()),
-            text: Set(m.text.clone()),
-            importance: Set(m.importance),
-            confidence: Set(m.confidence),
-            mention_count: Set(1),
-            created_at: Set(now),
-            last_seen_at: Set(m.valid_from),
-            valid_from: Set(m.valid_from),
-            referred_at: Set(None),
-            invalidated_at: Set(None),
-            invalidated_by: Set(None),
-            dedup_key: Set(m.dedup_key.clone()),
-        })
-        .on_conflict(
-            OnConflict::columns([memories::Column::EntityId, memories::Column::DedupKey])
-                .do_nothing_on([memories::Column::EntityId])
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await
-        .map_err(db_err("cannot store memory"))?;
+        insert_memory_unless_present(m, &m.dedup_key, 1, now)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err("cannot store memory"))?;
         let id: i64 = memories::Entity::find()
             .select_only()
             .column(memories::Column::Id)
@@ -526,19 +556,29 @@ pub(crate) struct Candidate {
     pub(crate) vector: Option<Vec<f32>>,
 }
 
-/// Every live (not invalidated) memory of one entity, valid as of `as_of`, with embeddings
-/// from `model` and source references.
+/// The memories of one entity that recall considers, with embeddings from `model` and
+/// source references: those valid at `as_of` (valid from before it and not invalidated by
+/// then; `None` means now), or every memory ever stored when `history` is set.
 pub(crate) async fn candidates(
     db: &DatabaseConnection,
     entity_row: i64,
     model: &str,
     as_of: Option<i64>,
+    history: bool,
 ) -> Result<Vec<Candidate>> {
-    let mut q = memories::Entity::find()
-        .filter(memories::Column::EntityId.eq(entity_row))
-        .filter(memories::Column::InvalidatedAt.is_null());
+    let mut q = memories::Entity::find().filter(memories::Column::EntityId.eq(entity_row));
     if let Some(t) = as_of {
         q = q.filter(memories::Column::ValidFrom.lte(t));
+    }
+    if !history {
+        q = match as_of {
+            Some(t) => q.filter(
+                sea_orm::Condition::any()
+                    .add(memories::Column::InvalidatedAt.is_null())
+                    .add(memories::Column::InvalidatedAt.gt(t)),
+            ),
+            None => q.filter(memories::Column::InvalidatedAt.is_null()),
+        };
     }
     let rows = q.order_by_asc(memories::Column::Id).all(db).await.map_err(db_err("cannot read memories"))?;
 
@@ -606,6 +646,7 @@ pub(crate) async fn candidates(
                 valid_from: from_ms(r.valid_from),
                 referred_at: r.referred_at.map(from_ms),
                 invalidated_at: r.invalidated_at.map(from_ms),
+                invalidated_by: r.invalidated_by,
                 session: r.session_id.and_then(|s| session_names.get(&s).cloned()),
                 sources: sources.remove(&r.id).unwrap_or_default(),
             };

@@ -23,7 +23,7 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     tokens.into_iter()
 }
 
-fn is_unspaced_script(c: char) -> bool {
+pub(crate) fn is_unspaced_script(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF   // Hiragana, Katakana
         | 0x3400..=0x4DBF // CJK Extension A

@@ -1,15 +1,25 @@
 //! Background workers: claim jobs from the durable queue and run them.
 //!
+//! An augment job (one capture) becomes: an episode memory per message, the extractor's
+//! memories merged into the entity's store (see [`crate::augment::merge`]), graph edges,
+//! invalidations, and embeddings for all of them.
+//!
 //! Every handler may run twice (a lease can expire while a slow worker still runs), so each
 //! one writes with idempotency keys: an episode per message (`episode:{message_id}`), an
-//! embedding per (memory, model).
+//! extracted memory per text (its dedup key), a source link per (memory, message), an
+//! embedding per (memory, model), an edge per memory; mention counts are recounted from the
+//! source links rather than incremented.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::StreamExt;
 use serde::Deserialize;
 
+use crate::augment::{self, Extracted, Window, WindowMessage, merge};
 use crate::error::{Error, Result};
 use crate::store::{self, jobs};
 use crate::{Inner, model::MemoryKind};
@@ -85,11 +95,11 @@ async fn record(inner: &Inner, job: &jobs::Claimed, outcome: Result<()>) -> Resu
     let now = store::ms(Utc::now());
     match outcome {
         Ok(()) => {
-            inner.metrics.jobs_done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inner.metrics.jobs_done.fetch_add(1, Ordering::Relaxed);
             jobs::complete(&inner.db, job.id, now).await
         }
         Err(e) => {
-            inner.metrics.jobs_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inner.metrics.jobs_failed.fetch_add(1, Ordering::Relaxed);
             let delay = backoff(inner.config.jobs.retry_base, job.attempts);
             let dead = jobs::fail(&inner.db, job, &e.to_string(), now, delay).await?;
             if dead {
@@ -102,46 +112,198 @@ async fn record(inner: &Inner, job: &jobs::Claimed, outcome: Result<()>) -> Resu
     }
 }
 
-/// Run a batch of jobs; one outcome per job, in order. Augment jobs share one embedding pass:
-/// if it fails, each of them fails (and is retried; handlers are idempotent).
+/// Run a batch of jobs; one outcome per job, in order. The batch shares one read of its
+/// messages and one embedding pass for episodes (if either fails, every job fails and is
+/// retried; handlers are idempotent). Extraction and its writes are per job.
 async fn run_batch(inner: &Inner, batch: &[jobs::Claimed]) -> Vec<Result<()>> {
-    let mut outcomes: Vec<Option<Result<()>>> = Vec::with_capacity(batch.len());
-    let mut message_ids = Vec::new();
+    let mut outcomes: Vec<Result<Vec<i64>>> = Vec::with_capacity(batch.len());
     for job in batch {
         // A job claimed more often than it may be attempted lost its worker every time (a crash
         // or kill while running): stop retrying it and keep it as a dead letter.
         if job.attempts > job.max_attempts {
-            outcomes.push(Some(Err(Error::new(
+            outcomes.push(Err(Error::new(
                 crate::ErrorKind::Timeout,
                 format!("abandoned: its worker stopped before finishing {} times", job.attempts - 1),
-            ))));
+            )));
             continue;
         }
-        match job.kind {
-            Some(jobs::Kind::Augment) => match serde_json::from_str::<AugmentPayload>(&job.payload) {
-                Ok(p) => {
-                    message_ids.extend(p.message_ids);
-                    outcomes.push(None);
-                }
-                Err(e) => outcomes
-                    .push(Some(Err(Error::invalid_input(format!("job {} has a malformed payload: {e}", job.id))))),
-            },
-            None => outcomes.push(Some(Err(Error::invalid_input(format!("job {} has an unknown kind", job.id))))),
-        }
+        outcomes.push(match job.kind {
+            Some(jobs::Kind::Augment) => serde_json::from_str::<AugmentPayload>(&job.payload)
+                .map(|p| p.message_ids)
+                .map_err(|e| Error::invalid_input(format!("job {} has a malformed payload: {e}", job.id))),
+            None => Err(Error::invalid_input(format!("job {} has an unknown kind", job.id))),
+        });
     }
-    let shared = if message_ids.is_empty() { Ok(()) } else { augment(inner, &message_ids).await };
-    outcomes
-        .into_iter()
+    let all: Vec<i64> = outcomes.iter().filter_map(|o| o.as_ref().ok()).flatten().copied().collect();
+    if all.is_empty() {
+        return outcomes.into_iter().map(|o| o.map(drop)).collect();
+    }
+    let messages = match store_episodes(inner, &all).await {
+        Ok(m) => m,
+        Err(e) => return outcomes.into_iter().map(|o| o.and_then(|_| Err(e.duplicate()))).collect(),
+    };
+    let by_id: HashMap<i64, &store::StoredMessage> = messages.iter().map(|m| (m.id, m)).collect();
+    let windows: Vec<Vec<Vec<&store::StoredMessage>>> = outcomes
+        .iter()
         .map(|o| match o {
-            Some(done) => done,
-            None => match &shared {
-                Ok(()) => Ok(()),
-                Err(e) => Err(Error::new(e.kind(), e.message())),
-            },
+            Ok(ids) => group_by_session(ids.iter().filter_map(|id| by_id.get(id).copied())),
+            Err(_) => Vec::new(),
         })
-        .collect()
+        .collect();
+    // Futures collected first: a closure inside the stream trips the `Send` check of the
+    // spawned worker (rust-lang/rust#102211).
+    let pending: Vec<_> = windows.iter().map(|sessions| extract_job(inner, sessions)).collect();
+    let extracted: Vec<Result<Found>> =
+        futures::stream::iter(pending).buffered(inner.config.augment.extract_concurrency.max(1)).collect().await;
+    // One embedding pass for every memory the batch found.
+    let texts: Vec<String> =
+        extracted.iter().flatten().flat_map(|f| f.memories.iter().map(|(m, _)| m.text.clone())).collect();
+    let mut vectors = match embed(inner, texts).await {
+        Ok(v) => v.into_iter(),
+        Err(e) => return outcomes.into_iter().map(|o| o.and_then(|_| Err(e.duplicate()))).collect(),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for (outcome, extracted) in outcomes.into_iter().zip(extracted) {
+        results.push(match (outcome, extracted) {
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            (Ok(_), Ok(found)) => {
+                let own: Vec<Vec<f32>> = vectors.by_ref().take(found.memories.len()).collect();
+                apply(inner, found, own).await
+            }
+        });
+    }
+    results
 }
 
+async fn embed(inner: &Inner, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+    if texts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = texts.len();
+    let vectors = inner.embedder.embed(texts).await?;
+    if vectors.len() != n {
+        return Err(Error::new(
+            crate::ErrorKind::Embedding,
+            format!("the embedder returned {} vectors for {n} texts", vectors.len()),
+        ));
+    }
+    Ok(vectors)
+}
+
+/// Decide merges against the entity's live memories and write one job's findings.
+async fn apply(inner: &Inner, found: Found, vectors: Vec<Vec<f32>>) -> Result<()> {
+    let Some(entity) = found.memories.first().map(|(m, _)| m.entity_id) else {
+        if found.summaries.is_empty() {
+            return Ok(());
+        }
+        store::augment::apply(&inner.db, inner.embedder.model_id(), &[], &found.summaries, store::ms(Utc::now()))
+            .await?;
+        return Ok(());
+    };
+    let model = inner.embedder.model_id();
+    let mut known = store::augment::live_statements(&inner.db, entity, model).await?;
+    let pairs: Vec<(&Extracted, Option<&[f32]>)> =
+        found.memories.iter().zip(&vectors).map(|((_, e), v)| (e, Some(v.as_slice()))).collect();
+    let keys = merge::plan(&pairs, &mut known, &inner.config.augment);
+    let planned: Vec<store::augment::Planned> = found
+        .memories
+        .into_iter()
+        .zip(vectors)
+        .zip(keys)
+        .map(|(((mut memory, e), vector), (key, _merged))| {
+            memory.dedup_key = key;
+            store::augment::Planned { memory, vector: Some(vector), triple: e.triple }
+        })
+        .collect();
+    let applied = store::augment::apply(&inner.db, model, &planned, &found.summaries, store::ms(Utc::now())).await?;
+    let m = &inner.metrics;
+    m.memories_extracted.fetch_add(applied.inserted as u64, Ordering::Relaxed);
+    m.memories_reinforced.fetch_add(applied.reinforced as u64, Ordering::Relaxed);
+    m.memories_invalidated.fetch_add(applied.invalidated as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Messages in id order, split into runs of one session each.
+fn group_by_session<'a>(
+    messages: impl Iterator<Item = &'a store::StoredMessage>,
+) -> Vec<Vec<&'a store::StoredMessage>> {
+    let mut groups: Vec<Vec<&store::StoredMessage>> = Vec::new();
+    for m in messages {
+        match groups.iter_mut().find(|g| g[0].session_id == m.session_id) {
+            Some(g) => g.push(m),
+            None => groups.push(vec![m]),
+        }
+    }
+    groups
+}
+
+/// What extraction found for one job: memories ready to plan, and session summaries.
+#[derive(Default)]
+struct Found {
+    memories: Vec<(store::NewMemory, Extracted)>,
+    summaries: Vec<(i64, String)>,
+}
+
+/// Run the extractor over each session window of one job.
+async fn extract_job(inner: &Inner, sessions: &[Vec<&store::StoredMessage>]) -> Result<Found> {
+    let mut out = Found::default();
+    for messages in sessions {
+        let first = messages[0];
+        let summary = store::session_summary(&inner.db, first.session_id).await?;
+        let window = Window {
+            summary,
+            messages: messages
+                .iter()
+                .map(|m| WindowMessage {
+                    id: m.id,
+                    role: m.message.role,
+                    name: m.message.name.clone(),
+                    text: m.text.clone(),
+                    said_at: m.message.said_at.unwrap_or_else(Utc::now),
+                })
+                .collect(),
+        };
+        let timeout = inner.config.augment.extract_timeout;
+        let mut extraction = tokio::time::timeout(timeout, inner.extractor.extract(&window))
+            .await
+            .map_err(|_| Error::new(crate::ErrorKind::Timeout, format!("extraction took longer than {timeout:?}")))??;
+        let dropped = augment::sanitize(&mut extraction, &window);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                extractor = inner.extractor.id(),
+                "extractor returned unusable memories; they were dropped"
+            );
+        }
+        out.summaries.extend(extraction.summary.take().map(|s| (first.session_id, s)));
+        for e in extraction.memories {
+            let said = window
+                .messages
+                .iter()
+                .filter(|w| e.sources.contains(&w.id))
+                .map(|w| w.said_at)
+                .max()
+                .unwrap_or_else(Utc::now);
+            out.memories.push((
+                store::NewMemory {
+                    entity_id: first.entity_id,
+                    session_id: Some(first.session_id),
+                    process_id: Some(first.process_id),
+                    kind: e.kind,
+                    text: e.text.clone(),
+                    importance: e.importance,
+                    confidence: e.confidence,
+                    valid_from: store::ms(said),
+                    referred_at: e.refers_to.map(store::ms),
+                    dedup_key: String::new(),
+                    source_message_ids: e.sources.clone(),
+                },
+                e,
+            ));
+        }
+    }
+    Ok(out)
+}
 async fn sleep_or_shutdown(inner: &Inner, d: Duration) {
     tokio::select! {
         () = inner.shutdown.cancelled() => {}
@@ -156,8 +318,9 @@ pub(crate) fn backoff(base: Duration, attempt: i32) -> Duration {
     d.mul_f64(0.5 + fastrand::f64())
 }
 
-/// Turn messages into episode memories and embed every memory that lacks a vector.
-async fn augment(inner: &Inner, message_ids: &[i64]) -> Result<()> {
+/// Load the messages, store an episode memory per message and embed every episode that
+/// lacks a vector. Returns the messages (erased ones are skipped).
+async fn store_episodes(inner: &Inner, message_ids: &[i64]) -> Result<Vec<store::StoredMessage>> {
     let messages = store::messages_by_id(&inner.db, message_ids).await?;
     let episodes: Vec<store::NewMemory> = messages
         .iter()
@@ -172,13 +335,15 @@ async fn augment(inner: &Inner, message_ids: &[i64]) -> Result<()> {
                 importance: EPISODE_IMPORTANCE,
                 confidence: 1.0,
                 valid_from: m.message.said_at.map_or_else(|| store::ms(Utc::now()), store::ms),
+                referred_at: None,
                 dedup_key: format!("episode:{}", m.id),
                 source_message_ids: vec![m.id],
             })
         })
         .collect();
     let memory_ids = store::upsert_memories(&inner.db, &episodes).await?;
-    embed_missing(inner, &memory_ids).await
+    embed_missing(inner, &memory_ids).await?;
+    Ok(messages)
 }
 
 async fn embed_missing(inner: &Inner, memory_ids: &[i64]) -> Result<()> {

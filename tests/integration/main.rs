@@ -1,6 +1,7 @@
 //! The integration test binary (one binary, many modules; see ARCHITECTURE.md "Testing").
 
 mod agent;
+mod augment;
 mod embedding_model;
 mod jobs;
 mod provider;

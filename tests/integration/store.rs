@@ -1,6 +1,6 @@
 //! Capture, augmentation, recall and erasure against every database backend.
 
-use memori_rig::{ErrorKind, Message, Part, Role, Scope};
+use memori_rig::{ErrorKind, MemoryKind, Message, Part, Role, Scope};
 use memori_tests::backend_test;
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -55,10 +55,18 @@ backend_test!(capture_is_idempotent_augmented_and_recalled, |url: String| async 
     m.flush().await?;
 
     let recalled = m.recall(&alice, "peanuts allergy").await?;
-    assert_eq!(recalled.len(), 2, "alice has two episodes");
-    assert_eq!(recalled[0].memory.text, "user: I'm allergic to peanuts");
-    assert_eq!(recalled[0].memory.session.as_deref(), Some("s1"));
-    assert_eq!(recalled[0].memory.sources[0].fingerprint, Message::user("I'm allergic to peanuts").fingerprint());
+    let mut texts: Vec<&str> = recalled.iter().map(|r| r.memory.text.as_str()).collect();
+    texts.sort_unstable();
+    assert_eq!(
+        texts,
+        ["User is allergic to peanuts", "assistant: Noted.", "user: I'm allergic to peanuts"],
+        "two episodes and one extracted attribute, each once"
+    );
+    let fact = recalled.iter().find(|r| r.memory.kind == MemoryKind::Attribute).expect("the extracted attribute");
+    assert_eq!(fact.memory.session.as_deref(), Some("s1"));
+    assert_eq!(fact.memory.mention_count, 1);
+    assert_eq!(fact.memory.sources.len(), 1);
+    assert_eq!(fact.memory.sources[0].fingerprint, Message::user("I'm allergic to peanuts").fingerprint());
     assert!(recalled.iter().all(|r| !r.memory.text.contains("love")), "never another entity's memory");
     let e = &recalled[0].explanation;
     assert_eq!(e.value, recalled[0].score);

@@ -1,5 +1,5 @@
 //! sea-orm entities, one module per table. Hand-written to match `memori-migrations`;
-//! `tests/integration/schema.rs` checks that they agree with the migrated database.
+//! The integration tests read and write every one of them on all three backends.
 
 #![allow(missing_docs, unreachable_pub)]
 
@@ -134,6 +134,42 @@ pub mod embeddings {
         pub dim: i32,
         pub vector: Vec<u8>,
         pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod kg_nodes {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_kg_nodes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub entity_id: i64,
+        pub name: String,
+        pub normalized: String,
+        pub node_type: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod kg_edges {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_kg_edges")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub entity_id: i64,
+        pub source_id: i64,
+        pub target_id: i64,
+        pub predicate: String,
+        pub memory_id: Option<i64>,
+        pub valid_from: i64,
+        pub invalidated_at: Option<i64>,
+        pub created_at: i64,
+        pub dedup_key: String,
     }
     no_relations!();
 }

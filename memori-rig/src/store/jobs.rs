@@ -230,9 +230,11 @@ pub(crate) async fn retry(db: &DatabaseConnection, id: Option<i64>, now: i64) ->
         .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
         .col_expr(jobs::Column::UpdatedAt, Expr::value(now));
     q = match id {
-        Some(id) => {
-            q.filter(jobs::Column::Id.eq(id)).filter(jobs::Column::Status.is_in([status::DEAD, status::PENDING]))
-        }
+        Some(id) => q.filter(jobs::Column::Id.eq(id)).filter(jobs::Column::Status.is_in([
+            status::DEAD,
+            status::PENDING,
+            status::DONE,
+        ])),
         None => q.filter(jobs::Column::Status.eq(status::DEAD)),
     };
     Ok(q.exec(db).await.map_err(db_err("cannot retry jobs"))?.rows_affected)
