@@ -252,6 +252,13 @@ async fn import(
         augment.as_secs_f64(),
         stored as f64 / augment.as_secs_f64().max(1e-9)
     );
+    let count = |name: &str| memori.metrics().snapshot().into_iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| v);
+    let (new, merged, invalidated) =
+        (count("memories_extracted"), count("memories_reinforced"), count("memories_invalidated"));
+    println!(
+        "extracted {new} memories ({:.1} per 100 turns), {merged} repeats merged, {invalidated} invalidated by a later statement",
+        new as f64 * 100.0 / stored.max(1) as f64
+    );
     let dead = memori.dead_jobs().await?;
     if dead > 0 {
         eprintln!("warning: {dead} augmentation job(s) failed on every attempt (dead letters)");

@@ -241,7 +241,7 @@ pub(crate) async fn capture(
     batch: Vec<NewMessage>,
     max_attempts: i32,
 ) -> Result<CaptureReceipt> {
-    let txn = db.begin().await.map_err(db_err("cannot begin capture"))?;
+    let txn = begin_write(db, "cannot begin capture").await?;
     let now = ms(Utc::now());
     let ids = ensure_scope(&txn, scope, now).await?;
     let mut position: i64 = messages::Entity::find()
@@ -394,6 +394,22 @@ pub(crate) struct NewMemory {
     pub(crate) source_message_ids: Vec<i64>,
 }
 
+/// Begin a transaction that will write. On SQLite it starts as a write transaction
+/// (`BEGIN IMMEDIATE`), which waits for the write lock up to the busy timeout; a deferred
+/// transaction that reads first and writes later fails at once with "database is locked"
+/// when another connection writes. Other backends ignore the mode.
+pub(crate) async fn begin_write(
+    db: &DatabaseConnection,
+    context: &'static str,
+) -> Result<sea_orm::DatabaseTransaction> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+    .map_err(db_err(context))
+}
+
 /// The insert statement for a memory under `key`, doing nothing when the entity already has
 /// a memory with that key.
 pub(crate) fn insert_memory_unless_present(
@@ -430,7 +446,7 @@ pub(crate) fn insert_memory_unless_present(
 /// Insert memories that do not exist yet (by `dedup_key`), with their sources, in one
 /// transaction. Running it twice changes nothing. Returns the ids of all given memories.
 pub(crate) async fn upsert_memories(db: &DatabaseConnection, items: &[NewMemory]) -> Result<Vec<i64>> {
-    let txn = db.begin().await.map_err(db_err("cannot begin memory write"))?;
+    let txn = begin_write(db, "cannot begin memory write").await?;
     let now = ms(Utc::now());
     let mut out = Vec::with_capacity(items.len());
     for m in items {
@@ -505,7 +521,7 @@ pub(crate) async fn insert_embeddings(
         return Ok(());
     }
     let now = ms(Utc::now());
-    let txn = db.begin().await.map_err(db_err("cannot begin embedding write"))?;
+    let txn = begin_write(db, "cannot begin embedding write").await?;
     for (memory_id, entity_id, vector) in rows {
         embeddings::Entity::insert(embeddings::ActiveModel {
             memory_id: Set(*memory_id),

@@ -47,7 +47,10 @@ backend_test!(two_instances_share_the_queue_and_run_each_job_once, |url: String|
         let entity = format!("user-{}", i % 3);
         let scope = Scope::new(entity.as_str(), "bot", format!("s{i}"))?;
         let who = if i % 2 == 0 { &a } else { &b };
-        let r = who.capture(&scope, vec![Message::user(format!("fact number {i}")), Message::assistant("ok")]).await?;
+        // Every entity says "I love jazz" in four captures, which workers of both instances
+        // extract concurrently into one memory.
+        let text = if i % 2 == 0 { "I love jazz.".to_owned() } else { format!("fact number {i}") };
+        let r = who.capture(&scope, vec![Message::user(text), Message::assistant("ok")]).await?;
         jobs += usize::from(r.job_id.is_some());
     }
     a.flush().await?;
@@ -56,7 +59,15 @@ backend_test!(two_instances_share_the_queue_and_run_each_job_once, |url: String|
     assert_eq!(done, jobs as u64, "every job ran exactly once across both instances");
     for e in 0..3 {
         let stats = a.stats(&memori_rig::EntityId::new(format!("user-{e}"))?).await?;
-        assert_eq!((stats.messages, stats.memories, stats.embeddings), (16, 16, 16), "user-{e}");
+        assert_eq!((stats.messages, stats.memories, stats.embeddings), (16, 17, 17), "user-{e}");
+        let jazz: Vec<_> = a
+            .memories(&memori_rig::EntityId::new(format!("user-{e}"))?, true)
+            .await?
+            .into_iter()
+            .filter(|m| m.text == "User likes jazz")
+            .collect();
+        assert_eq!(jazz.len(), 1, "user-{e}: one memory for four mentions");
+        assert_eq!((jazz[0].mention_count, jazz[0].sources.len()), (4, 4), "user-{e}: every mention counted once");
     }
     a.shutdown().await;
     b.shutdown().await;

@@ -9,7 +9,6 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
 };
 
 use super::entity::{embeddings, kg_edges, kg_nodes, memories, memory_sources, sessions};
@@ -119,7 +118,7 @@ pub(crate) async fn apply(
     summaries: &[(i64, String)],
     now: i64,
 ) -> Result<Applied> {
-    let txn = db.begin().await.map_err(db_err("cannot begin extraction write"))?;
+    let txn = super::begin_write(db, "cannot begin extraction write").await?;
     let mut applied = Applied::default();
     for item in items {
         let (row, inserted) = resolve_memory(&txn, &item.memory, now).await?;
@@ -199,9 +198,12 @@ async fn resolve_memory<C: ConnectionTrait>(db: &C, m: &NewMemory, now: i64) -> 
                     .exec_without_returning(db)
                     .await
                     .map_err(db_err("cannot store memory"))?;
+                // A locking read sees a row another transaction committed after this one's
+                // snapshot (MySQL's REPEATABLE READ); SQLite has one writer and ignores it.
                 let row = memories::Entity::find()
                     .filter(memories::Column::EntityId.eq(m.entity_id))
                     .filter(memories::Column::DedupKey.eq(&key))
+                    .lock_exclusive()
                     .one(db)
                     .await
                     .map_err(db_err("cannot read memory"))?
@@ -242,20 +244,22 @@ async fn add_sources<C: ConnectionTrait>(db: &C, memory_id: i64, m: &NewMemory) 
         .map_err(db_err("cannot store memory source"))?;
         added += 1;
     }
-    let count = memory_sources::Entity::find()
-        .filter(memory_sources::Column::MemoryId.eq(memory_id))
-        .count(db)
-        .await
-        .map_err(db_err("cannot count memory sources"))?;
-    memories::Entity::update_many()
-        .col_expr(
-            memories::Column::MentionCount,
-            sea_orm::sea_query::Expr::value(i32::try_from(count).unwrap_or(i32::MAX)),
-        )
-        .filter(memories::Column::Id.eq(memory_id))
-        .exec(db)
-        .await
-        .map_err(db_err("cannot update mention count"))?;
+    if added > 0 {
+        // An increment, not a recount: concurrent transactions adding links to the same memory
+        // each see only their own, but row locks serialise increments. Replays add no link.
+        memories::Entity::update_many()
+            .col_expr(
+                memories::Column::MentionCount,
+                sea_orm::sea_query::ExprTrait::add(
+                    sea_orm::sea_query::Expr::col(memories::Column::MentionCount),
+                    i32::try_from(added).unwrap_or(i32::MAX),
+                ),
+            )
+            .filter(memories::Column::Id.eq(memory_id))
+            .exec(db)
+            .await
+            .map_err(db_err("cannot update mention count"))?;
+    }
     Ok(added)
 }
 
@@ -310,6 +314,7 @@ async fn node<C: ConnectionTrait>(db: &C, entity_row: i64, name: &str, node_type
         .filter(kg_nodes::Column::EntityId.eq(entity_row))
         .filter(kg_nodes::Column::Normalized.eq(normalized))
         .filter(kg_nodes::Column::NodeType.eq(node_type))
+        .lock_exclusive()
         .into_tuple()
         .one(db)
         .await
