@@ -45,14 +45,15 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() -> anyho
     for session in 0..5 {
         let scope = Scope::new("crash-test", "bot", format!("s{session}"))?;
         let turns = (0..8)
-            .map(|i| Message::user(format!("session {session} turn {i}: I like topic {}", session * 8 + i)))
+            .map(|i| Message::user(format!("I like topic {}. (session {session}, turn {i})", session * 8 + i)))
             .collect();
         memori.capture(&scope, turns).await?;
     }
 
     let mut first = Killed(worker(&url, "worker-before-complete"));
     let deadline = Instant::now() + Duration::from_secs(90);
-    while memori.stats(&entity).await?.embeddings < 40 {
+    // Each turn makes an episode and an extracted preference ("User likes topic N").
+    while memori.stats(&entity).await?.embeddings < 80 {
         assert!(Instant::now() < deadline, "the first worker never reached the failpoint");
         assert!(first.0.try_wait()?.is_none(), "the first worker exited early");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -64,7 +65,12 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() -> anyho
     let _second = Killed(worker(&url, ""));
     memori.flush_timeout(Duration::from_secs(90)).await?;
     let stats = memori.stats(&entity).await?;
-    assert_eq!((stats.messages, stats.memories, stats.embeddings), (40, 40, 40), "exactly once: {stats:?}");
+    assert_eq!((stats.messages, stats.memories, stats.embeddings), (40, 80, 80), "exactly once: {stats:?}");
+    let memories = memori.memories(&entity, true).await?;
+    assert!(
+        memories.iter().all(|m| m.mention_count == 1 && m.sources.len() == 1 && m.invalidated_at.is_none()),
+        "the rerun added no mention and invalidated nothing: {memories:?}"
+    );
     let done = memori.jobs(Some("done"), 100).await?;
     assert_eq!(done.len(), 5);
     assert!(done.iter().all(|j| j.attempts == 2), "each job was taken over once: {done:?}");

@@ -179,6 +179,29 @@ const RULES: &[Rule] = &[
 /// Objects that only point back at something said before ("I love that!"): no memory.
 const PRONOUN_OBJECTS: &[&str] =
     &["it", "that", "this", "them", "you", "so much", "it here", "that one", "those", "these"];
+/// Words that tie an object to the conversation rather than to the speaker's life: "I'll let
+/// you know", "I love how you ...", "I plan to make it", "with all my heart". Seen in LoCoMo,
+/// where such sentences made most of the extractor's noise.
+const CONVERSATIONAL: &[&str] = &["you", "your", "yours", "it", "this", "that", "these", "those", "them", "my", "me"];
+
+fn is_conversational(object: &str) -> bool {
+    object
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .any(|w| CONVERSATIONAL.iter().any(|c| c.eq_ignore_ascii_case(w)))
+}
+
+/// Drop adverbs at the start of an object ("plans to definitely go" → "plans to go").
+fn strip_fillers(object: &str) -> String {
+    const FILLERS: &[&str] = &["definitely ", "really ", "totally ", "probably ", "just ", "actually ", "also "];
+    let mut o = object;
+    while let Some(rest) =
+        FILLERS.iter().find_map(|f| o.get(..f.len()).filter(|p| p.eq_ignore_ascii_case(f)).map(|_| &o[f.len()..]))
+    {
+        o = rest;
+    }
+    o.to_owned()
+}
+
 /// Words after "I can" / "I will" that make the sentence something other than a skill or plan.
 const NOT_A_SKILL_OR_PLAN: &[&str] = &["not", "t", "see", "imagine", "tell", "try", "never", "help", "let", "always"];
 /// "I am a ..." objects that are feelings or fillers, not identities.
@@ -262,7 +285,10 @@ fn object(rest: &str, keep_time: bool) -> Option<String> {
     }
     let o = rest[..end].trim().trim_end_matches(['.', '!', '?', ')', '(']).trim();
     let words = o.split_whitespace().count();
-    (words > 0 && words <= 12).then(|| o.to_owned())
+    // A phrase cut off after an article ("I like the ...") is not an object.
+    let dangling =
+        o.rsplit(' ').next().is_some_and(|w| ["the", "a", "an", "to", "of"].contains(&w.to_ascii_lowercase().as_str()));
+    (words > 0 && words <= 12 && !dangling).then(|| o.to_owned())
 }
 
 /// Extract memories from one message's text, attributing them to `speaker`.
@@ -300,9 +326,10 @@ pub fn extract(speaker: &str, text: &str) -> Vec<Extracted> {
             if rule.predicate == "is_a" && NOT_AN_IDENTITY.contains(&first) {
                 return None;
             }
-            if PRONOUN_OBJECTS.contains(&obj.to_lowercase().as_str()) {
+            if PRONOUN_OBJECTS.contains(&obj.to_lowercase().as_str()) || is_conversational(&obj) {
                 return None;
             }
+            let obj = strip_fillers(&obj);
             Some(extracted(
                 rule.kind,
                 rule.template.replace("{s}", speaker).replace("{o}", &obj),
