@@ -523,24 +523,37 @@ pub(crate) async fn insert_embeddings(
     let now = ms(Utc::now());
     let txn = begin_write(db, "cannot begin embedding write").await?;
     for (memory_id, entity_id, vector) in rows {
-        embeddings::Entity::insert(embeddings::ActiveModel {
-            memory_id: Set(*memory_id),
-            model: Set(model.to_owned()),
-            entity_id: Set(*entity_id),
-            dim: Set(i32::try_from(vector.len()).unwrap_or(i32::MAX)),
-            vector: Set(encode_vector(vector)),
-            created_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::columns([embeddings::Column::MemoryId, embeddings::Column::Model])
-                .do_nothing_on([embeddings::Column::MemoryId])
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await
-        .map_err(db_err("cannot store embedding"))?;
+        insert_embedding(&txn, *memory_id, *entity_id, model, vector, now).await?;
     }
     txn.commit().await.map_err(db_err("cannot commit embeddings"))
+}
+
+/// Store one embedding unless the (memory, model) pair has one.
+pub(crate) async fn insert_embedding<C: ConnectionTrait>(
+    db: &C,
+    memory_id: i64,
+    entity_id: i64,
+    model: &str,
+    vector: &[f32],
+    now: i64,
+) -> Result<()> {
+    embeddings::Entity::insert(embeddings::ActiveModel {
+        memory_id: Set(memory_id),
+        model: Set(model.to_owned()),
+        entity_id: Set(entity_id),
+        dim: Set(i32::try_from(vector.len()).unwrap_or(i32::MAX)),
+        vector: Set(encode_vector(vector)),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([embeddings::Column::MemoryId, embeddings::Column::Model])
+            .do_nothing_on([embeddings::Column::MemoryId])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await
+    .map_err(db_err("cannot store embedding"))?;
+    Ok(())
 }
 
 /// f32 values as little-endian bytes.

@@ -192,16 +192,12 @@ async fn embed(inner: &Inner, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
 
 /// Decide merges against the entity's live memories and write one job's findings.
 async fn apply(inner: &Inner, found: Found, vectors: Vec<Vec<f32>>) -> Result<()> {
-    let Some(entity) = found.memories.first().map(|(m, _)| m.entity_id) else {
-        if found.summaries.is_empty() {
-            return Ok(());
-        }
-        store::augment::apply(&inner.db, inner.embedder.model_id(), &[], &found.summaries, store::ms(Utc::now()))
-            .await?;
-        return Ok(());
-    };
     let model = inner.embedder.model_id();
-    let mut known = store::augment::live_statements(&inner.db, entity, model).await?;
+    let mut known = match found.memories.first() {
+        Some((m, _)) => store::augment::live_statements(&inner.db, m.entity_id, model).await?,
+        None if found.summaries.is_empty() => return Ok(()),
+        None => Vec::new(),
+    };
     let pairs: Vec<(&Extracted, Option<&[f32]>)> =
         found.memories.iter().zip(&vectors).map(|((_, e), v)| (e, Some(v.as_slice()))).collect();
     let keys = merge::plan(&pairs, &mut known, &inner.config.augment);

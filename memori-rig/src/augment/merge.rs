@@ -58,12 +58,10 @@ fn content(tokens: &[String]) -> Vec<&str> {
     c
 }
 
-/// Jaccard overlap of the content words of two texts (1.0 for two texts without any).
-pub fn overlap(a: &str, b: &str) -> f64 {
-    let (ta, tb) = (tokens(a), tokens(b));
-    let (ca, cb) = (content(&ta), content(&tb));
-    let shared = ca.iter().filter(|t| cb.binary_search(t).is_ok()).count();
-    let union = ca.len() + cb.len() - shared;
+/// Jaccard overlap of two sorted, deduplicated word lists (1.0 when both are empty).
+fn jaccard(a: &[&str], b: &[&str]) -> f64 {
+    let shared = a.iter().filter(|t| b.binary_search(t).is_ok()).count();
+    let union = a.len() + b.len() - shared;
     if union == 0 { 1.0 } else { shared as f64 / union as f64 }
 }
 
@@ -168,9 +166,7 @@ pub fn same_statement(a: &Statement, b: &Statement, cfg: &AugmentConfig) -> bool
     if differs_in_numbers {
         return false;
     }
-    let shared = ca.iter().filter(|t| cb.binary_search(t).is_ok()).count();
-    let union = ca.len() + cb.len() - shared;
-    let lexical = if union == 0 { 1.0 } else { shared as f64 / union as f64 };
+    let lexical = jaccard(&ca, &cb);
     let semantic = match (&a.vector, &b.vector) {
         (Some(x), Some(y)) => crate::recall::rank::dot(x, y),
         _ => return false,

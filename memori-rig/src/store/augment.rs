@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::entity::{embeddings, kg_edges, kg_nodes, memories, memory_sources, sessions};
-use super::{NewMemory, db_err, encode_vector};
+use super::{NewMemory, db_err};
 use crate::augment::Triple;
 use crate::augment::merge::{self, Statement, TripleKey};
 use crate::error::{Error, Result};
@@ -68,7 +68,7 @@ pub(crate) async fn live_statements(db: &DatabaseConnection, entity_row: i64, mo
             .map_err(db_err("cannot read embeddings"))?;
         vectors.extend(v.into_iter().map(|(id, bytes)| (id, super::decode_vector(&bytes))));
     }
-    let nodes = node_names(db, entity_row).await?;
+    let nodes = node_names(db, entity_row, None).await?;
     let edges: Vec<(Option<i64>, i64, String, i64)> = kg_edges::Entity::find()
         .select_only()
         .columns([kg_edges::Column::MemoryId, kg_edges::Column::SourceId])
@@ -96,18 +96,20 @@ pub(crate) async fn live_statements(db: &DatabaseConnection, entity_row: i64, mo
         .collect())
 }
 
-/// Normalised names of an entity's graph nodes by id.
-async fn node_names<C: ConnectionTrait>(db: &C, entity_row: i64) -> Result<std::collections::HashMap<i64, String>> {
-    Ok(kg_nodes::Entity::find()
+/// Normalised names of an entity's graph nodes by id: all of them, or only those in `only`.
+async fn node_names<C: ConnectionTrait>(
+    db: &C,
+    entity_row: i64,
+    only: Option<&[i64]>,
+) -> Result<std::collections::HashMap<i64, String>> {
+    let mut q = kg_nodes::Entity::find()
         .select_only()
         .columns([kg_nodes::Column::Id, kg_nodes::Column::Normalized])
-        .filter(kg_nodes::Column::EntityId.eq(entity_row))
-        .into_tuple::<(i64, String)>()
-        .all(db)
-        .await
-        .map_err(db_err("cannot read graph nodes"))?
-        .into_iter()
-        .collect())
+        .filter(kg_nodes::Column::EntityId.eq(entity_row));
+    if let Some(ids) = only {
+        q = q.filter(kg_nodes::Column::Id.is_in(ids.iter().copied()));
+    }
+    Ok(q.into_tuple::<(i64, String)>().all(db).await.map_err(db_err("cannot read graph nodes"))?.into_iter().collect())
 }
 
 /// Write one capture's extraction, and its sessions' summaries, in one transaction.
@@ -132,22 +134,7 @@ pub(crate) async fn apply(
             reinforce(&txn, &row, &item.memory).await?;
         }
         if let Some(v) = &item.vector {
-            embeddings::Entity::insert(embeddings::ActiveModel {
-                memory_id: Set(row.id),
-                model: Set(model.to_owned()),
-                entity_id: Set(row.entity_id),
-                dim: Set(i32::try_from(v.len()).unwrap_or(i32::MAX)),
-                vector: Set(encode_vector(v)),
-                created_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::columns([embeddings::Column::MemoryId, embeddings::Column::Model])
-                    .do_nothing_on([embeddings::Column::MemoryId])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_err("cannot store embedding"))?;
+            super::insert_embedding(&txn, row.id, row.entity_id, model, v, now).await?;
         }
         if let Some(triple) = &item.triple {
             applied.invalidated += add_triple(&txn, &row, triple, now).await?;
@@ -365,7 +352,8 @@ async fn add_triple<C: ConnectionTrait>(db: &C, row: &memories::Model, t: &Tripl
     if others.is_empty() {
         return Ok(0);
     }
-    let names = node_names(db, row.entity_id).await?;
+    let ids: Vec<i64> = others.iter().map(|e| e.target_id).chain([subject]).collect();
+    let names = node_names(db, row.entity_id, Some(&ids)).await?;
     let subject_name = names.get(&subject).cloned().unwrap_or_default();
     let mut invalidated = 0;
     for edge in others {
