@@ -1,5 +1,7 @@
 //! `memori`: the operator CLI. Glue only: every operation is a memori-rig call.
 
+mod bench;
+mod eval;
 mod setup;
 
 use std::path::PathBuf;
@@ -61,6 +63,43 @@ enum Command {
         /// Seconds a claimed job stays claimed before another worker may take it over.
         #[arg(long, default_value_t = 120)]
         lease_secs: u64,
+    },
+    /// Measure retrieval on a LoCoMo / LongMemEval JSONL file: each conversation is imported
+    /// into its own fresh database and augmented, then every question is recalled; prints R@k,
+    /// Hit@k, All@k and NDCG@k per category and overall, latency and injected tokens.
+    Eval {
+        /// The JSONL file (format: ../shared/data/README.md).
+        #[arg(long)]
+        input: PathBuf,
+        /// Cut-offs, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,5,10")]
+        k: Vec<usize>,
+        /// Only the first N lines (conversations).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Keep the per-conversation databases here and reuse them on the next run (imports are
+        /// idempotent), instead of fresh temporary ones. For iterating on ranking.
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+    /// Recall latency at scale (one entity with 1k/10k/100k messages; many entities in one
+    /// store) and capture overhead, on fresh temporary SQLite databases.
+    Bench {
+        /// Messages for the one-entity runs, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Entities for the shared-store run (0 skips it).
+        #[arg(long, default_value_t = 1000)]
+        entities: usize,
+        /// Messages per entity in the shared-store run.
+        #[arg(long, default_value_t = 100)]
+        per_entity: usize,
+        /// Recalls measured per run.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
     },
     /// Recall an entity's memories for a query.
     Recall {
@@ -152,6 +191,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker { workers, lease_secs } => worker(&cli.database_url, workers, lease_secs).await,
         Command::Import { file, allow_partial, limit, process } => {
             import(&cli.database_url, &file, allow_partial, limit, &process).await
+        }
+        Command::Bench { sizes, entities, per_entity, queries } => {
+            bench::run(&sizes, entities, per_entity, queries.max(1)).await
+        }
+        Command::Eval { input, k, limit, json, work_dir } => {
+            eval::run(eval::Args { input, ks: k, limit, json, work_dir }).await
         }
         Command::Recall { entity, json, k, as_of, explain, query } => {
             let entity = EntityId::new(entity)?;

@@ -35,6 +35,9 @@ pub enum ErrorKind {
     Timeout,
     /// Memori was shut down; the call did nothing.
     Closed,
+    /// Someone else changed the same thing first (for example settings saved on top of an
+    /// older version). Nothing was written; reload and try again.
+    Conflict,
 }
 
 /// An error from memori-rig.

@@ -133,6 +133,15 @@ impl KnowledgeGraph {
         out
     }
 
+    /// The edges touching a node, both ways.
+    pub fn edges_of(&self, node_id: i64) -> Vec<&Edge> {
+        let Some(&ix) = self.by_id.get(&node_id) else { return Vec::new() };
+        [Direction::Outgoing, Direction::Incoming]
+            .into_iter()
+            .flat_map(|dir| self.graph.edges_directed(ix, dir).map(|e| e.weight()))
+            .collect()
+    }
+
     /// Everything within `depth` hops of the given nodes, following edges both ways.
     pub fn neighbourhood(&self, node_ids: &[i64], depth: usize) -> Subgraph {
         let mut seen: HashSet<NodeIndex> = HashSet::new();

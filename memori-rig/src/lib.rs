@@ -60,10 +60,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use augment::{Extractor, OfflineExtractor};
-pub use config::{AugmentConfig, Config, FailureMode, Fusion, JobConfig, RecallConfig};
+pub use config::{AugmentConfig, Config, FailureMode, Fusion, JobConfig, RecallConfig, Settings};
 pub use embed::Embedder;
 pub use error::{Error, ErrorKind, Result};
-pub use model::{EntityStats, Explanation, JobInfo, Memory, MemoryKind, Message, Part, Recalled, Role, SourceRef};
+pub use model::{
+    EntityStats, Explanation, JobInfo, Memory, MemoryKind, Message, Neighbour, Part, Recalled, Role, SourceRef,
+};
 pub use recall::RecallRequest;
 pub use scope::{EntityId, ProcessId, Scope, SessionId};
 pub use store::{CaptureReceipt, DatabaseConnection, redact_url};
@@ -88,6 +90,10 @@ pub struct Metrics {
     pub memories_reinforced: AtomicU64,
     /// Memories invalidated by a contradicting statement.
     pub memories_invalidated: AtomicU64,
+    /// Recalls served from a cached entity index.
+    pub recall_cache_hits: AtomicU64,
+    /// Entity indexes built from the store (first recall, or the entity's memories changed).
+    pub recall_index_builds: AtomicU64,
 }
 
 impl Metrics {
@@ -101,6 +107,8 @@ impl Metrics {
             ("memories_extracted", self.memories_extracted.load(Ordering::Relaxed)),
             ("memories_reinforced", self.memories_reinforced.load(Ordering::Relaxed)),
             ("memories_invalidated", self.memories_invalidated.load(Ordering::Relaxed)),
+            ("recall_cache_hits", self.recall_cache_hits.load(Ordering::Relaxed)),
+            ("recall_index_builds", self.recall_index_builds.load(Ordering::Relaxed)),
         ]
     }
 }
@@ -117,6 +125,15 @@ pub(crate) struct Inner {
     pub(crate) shutdown: CancellationToken,
     pub(crate) metrics: Metrics,
     workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    cache: recall::cache::IndexCache,
+    settings: std::sync::RwLock<CachedSettings>,
+}
+
+/// The effective settings and when the settings table was last checked.
+struct CachedSettings {
+    version: i64,
+    checked: Option<std::time::Instant>,
+    recall: Arc<RecallConfig>,
 }
 
 /// Stops the workers when the last [`Memori`] handle is dropped.
@@ -232,6 +249,12 @@ impl MemoriBuilder {
             db,
             embedder,
             extractor: self.extractor.unwrap_or_else(|| Arc::new(OfflineExtractor)),
+            cache: recall::cache::IndexCache::new(self.config.recall_cache_bytes),
+            settings: std::sync::RwLock::new(CachedSettings {
+                version: 0,
+                checked: None,
+                recall: Arc::new(self.config.recall.clone()),
+            }),
             config: self.config,
             wake: Notify::new(),
             progress: Notify::new(),
@@ -366,56 +389,169 @@ impl Memori {
     }
 
     /// Recall with every option.
+    ///
+    /// Reads one row to learn the entity's memory revision; when it matches the cached index,
+    /// nothing else is read from the database. Searching runs on a blocking thread.
     pub async fn recall_with(&self, entity: &EntityId, req: RecallRequest) -> Result<Vec<Recalled>> {
-        let cfg = &self.inner.config.recall;
+        let cfg = match &req.config {
+            Some(c) => {
+                c.validate().map_err(Error::invalid_input)?;
+                Arc::new(c.clone())
+            }
+            None => self.recall_settings().await?,
+        };
         let limit = req.limit.unwrap_or(cfg.limit);
         if req.query.trim().is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let Some(entity_row) = store::entity_row_id(&self.inner.db, entity).await? else {
-            return Ok(Vec::new());
-        };
-        let query_vector = self.inner.embedder.embed(vec![req.query.clone()]).await?.into_iter().next();
+        let embed = async { Ok(self.inner.embedder.embed(vec![req.query.clone()]).await?.into_iter().next()) };
+        let (index, query_vector) = tokio::try_join!(self.entity_index(entity), embed)?;
+        let Some(index) = index else { return Ok(Vec::new()) };
         let now = req.as_of.unwrap_or_else(Utc::now);
-        let mut candidates = store::candidates(
-            &self.inner.db,
-            entity_row,
-            self.inner.embedder.model_id(),
-            req.as_of.map(store::ms),
-            req.history,
-        )
-        .await?;
-        if let Some(kinds) = &req.kinds {
-            candidates.retain(|c| kinds.contains(&c.memory.kind));
+        tokio::task::spawn_blocking(move || {
+            let terms = recall::lexical::terms(&req.query);
+            let time = recall::time::parse(&req.query, now);
+            let filter = req.filter();
+            let query = recall::index::Query {
+                text: &req.query,
+                terms: &terms,
+                vector: query_vector.as_deref(),
+                now,
+                time: time.as_ref(),
+            };
+            index
+                .search(&query, &filter, &cfg, limit)
+                .into_iter()
+                .map(|s| Recalled {
+                    memory: index.memory(s.index).clone(),
+                    score: s.score,
+                    explanation: s.explanation,
+                    neighbours: if cfg.neighbours { index.neighbours(s.index, &filter) } else { Vec::new() },
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Database, format!("recall search panicked: {e}")))
+    }
+
+    /// The recall index of an entity: cached while the entity's memory revision holds, else
+    /// built from the store (off the async runtime). `None` for an unknown entity.
+    async fn entity_index(&self, entity: &EntityId) -> Result<Option<Arc<recall::index::EntityIndex>>> {
+        let db = &self.inner.db;
+        let Some((row, revision)) = store::memory_revision(db, entity).await? else { return Ok(None) };
+        let model = self.inner.embedder.model_id();
+        if let Some(index) = self.inner.cache.get(row, revision, model) {
+            self.inner.metrics.recall_cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(index));
         }
-        let terms: Vec<Vec<String>> = candidates.iter().map(|c| recall::lexical::terms(&c.memory.text)).collect();
-        let docs: Vec<recall::rank::RankDoc<'_>> = candidates
-            .iter()
-            .zip(&terms)
-            .map(|(c, t)| recall::rank::RankDoc {
-                terms: t,
-                vector: c.vector.as_deref(),
-                importance: c.memory.importance,
-                mention_count: c.memory.mention_count,
-                last_seen_at: c.memory.last_seen_at,
-            })
-            .collect();
-        let ranked =
-            recall::rank::rank(&recall::lexical::terms(&req.query), query_vector.as_deref(), &docs, cfg, now, limit);
-        let mut by_index: Vec<Option<store::Candidate>> = candidates.into_iter().map(Some).collect();
-        Ok(ranked
+        let candidates = store::candidates(db, row, model, None, true).await?;
+        let (nodes, edges) = store::augment::graph(db, row, true).await?;
+        let index = tokio::task::spawn_blocking(move || {
+            let (memories, vectors) = candidates.into_iter().map(|c| (c.memory, c.vector)).unzip();
+            recall::index::EntityIndex::new(memories, vectors, graph::KnowledgeGraph::new(nodes, edges))
+        })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Database, format!("building the recall index panicked: {e}")))?;
+        let index = Arc::new(index);
+        self.inner.metrics.recall_index_builds.fetch_add(1, Ordering::Relaxed);
+        self.inner.cache.put(row, revision, model, Arc::clone(&index));
+        Ok(Some(index))
+    }
+
+    /// Entity indexes cached for recall and their approximate size in bytes.
+    pub fn recall_cache_usage(&self) -> (usize, usize) {
+        self.inner.cache.usage()
+    }
+
+    /// The recall settings in effect: the newest saved version (checked at most every
+    /// [`Config::settings_refresh`]), or the builder's [`Config::recall`] if none was saved.
+    /// A saved version that no longer parses is logged and skipped.
+    pub async fn recall_settings(&self) -> Result<Arc<RecallConfig>> {
+        let (version, fresh, current) = {
+            let s = self.inner.settings.read().map_err(|_| Error::new(ErrorKind::Closed, "settings lock poisoned"))?;
+            let fresh = s.checked.is_some_and(|t| t.elapsed() < self.inner.config.settings_refresh);
+            (s.version, fresh, Arc::clone(&s.recall))
+        };
+        if fresh {
+            return Ok(current);
+        }
+        let latest = store::settings::latest_version(&self.inner.db).await?;
+        let recall = if latest == version {
+            current
+        } else {
+            match store::settings::latest(&self.inner.db).await? {
+                Some((_, body)) => match serde_json::from_str::<Settings>(&body) {
+                    Ok(s) if s.recall.validate().is_ok() => Arc::new(s.recall),
+                    Ok(_) | Err(_) => {
+                        tracing::warn!(
+                            version = latest,
+                            "saved settings do not parse or are out of range; keeping the previous ones"
+                        );
+                        current
+                    }
+                },
+                None => Arc::new(self.inner.config.recall.clone()),
+            }
+        };
+        if let Ok(mut s) = self.inner.settings.write() {
+            *s = CachedSettings {
+                version: latest,
+                checked: Some(std::time::Instant::now()),
+                recall: Arc::clone(&recall),
+            };
+        }
+        Ok(recall)
+    }
+
+    /// The newest saved settings and their version (version 0 and the builder's configuration
+    /// when none was saved).
+    pub async fn settings(&self) -> Result<(i64, Settings)> {
+        match store::settings::latest(&self.inner.db).await? {
+            Some((version, body)) => {
+                let settings = serde_json::from_str(&body).map_err(|e| {
+                    Error::new(ErrorKind::Database, format!("settings version {version} does not parse: {e}"))
+                })?;
+                Ok((version, settings))
+            }
+            None => Ok((0, Settings { recall: self.inner.config.recall.clone() })),
+        }
+    }
+
+    /// Save settings as a new version made on top of `base` (the version they were edited
+    /// from; `None` skips the check), audited under `actor`. Every process sharing the
+    /// database uses them within [`Config::settings_refresh`]. Returns the new version.
+    ///
+    /// Fails with [`ErrorKind::InvalidInput`] for an out-of-range knob and
+    /// [`ErrorKind::Conflict`] when another version was saved since `base`.
+    pub async fn save_settings(&self, base: Option<i64>, settings: &Settings, actor: &str) -> Result<i64> {
+        settings.recall.validate().map_err(Error::invalid_input)?;
+        let body = serde_json::to_string(settings)
+            .map_err(|e| Error::invalid_input(format!("settings do not serialise: {e}")))?;
+        let version = store::settings::save(&self.inner.db, base, &body, actor).await?;
+        if let Ok(mut s) = self.inner.settings.write() {
+            *s = CachedSettings {
+                version,
+                checked: Some(std::time::Instant::now()),
+                recall: Arc::new(settings.recall.clone()),
+            };
+        }
+        Ok(version)
+    }
+
+    /// Saved settings versions, newest first: `(version, settings, saved by, saved at)`.
+    pub async fn settings_history(&self, limit: u64) -> Result<Vec<(i64, Settings, String, chrono::DateTime<Utc>)>> {
+        Ok(store::settings::history(&self.inner.db, limit)
+            .await?
             .into_iter()
-            .filter_map(|s| {
-                let c = by_index[s.index].take()?;
-                Some(Recalled { memory: c.memory, score: s.score, explanation: s.explanation })
-            })
+            .filter_map(|(v, body, by, at)| Some((v, serde_json::from_str(&body).ok()?, by, store::from_ms(at))))
             .collect())
     }
 
     /// Render recalled memories as the block injected into a system prompt (see
-    /// [`recall::block`]), within the configured size.
+    /// [`recall::block`]), within the token budget of the settings in effect.
     pub fn render_block(&self, recalled: &[Recalled]) -> Option<String> {
-        recall::block::render(recalled, self.inner.config.recall.max_block_chars)
+        let cfg = self.inner.settings.read().map(|s| Arc::clone(&s.recall)).ok()?;
+        recall::block::render(recalled, cfg.token_budget, cfg.neighbours)
     }
 
     /// The memory block for a prompt, as the rig adapter injects it: recall for `query`,

@@ -305,6 +305,9 @@ pub struct Memory {
     pub invalidated_by: Option<i64>,
     /// The session it came from, by external id.
     pub session: Option<String>,
+    /// The process (agent) it came from, by external id.
+    #[serde(default)]
+    pub process: Option<String>,
     /// The messages it came from.
     pub sources: Vec<SourceRef>,
 }
@@ -373,6 +376,21 @@ pub struct Recalled {
     pub score: f64,
     /// How the score was computed.
     pub explanation: Explanation,
+    /// For an episode: the messages said just before and after it in its session, folded into
+    /// the injected block as context when the budget leaves room.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub neighbours: Vec<Neighbour>,
+}
+
+/// A message next to a recalled episode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Neighbour {
+    /// Said before (`true`) or after the recalled message.
+    pub before: bool,
+    /// The episode text ("Speaker: ...").
+    pub text: String,
+    /// When it was said.
+    pub said_at: DateTime<Utc>,
 }
 
 /// A background job, as operators see it.

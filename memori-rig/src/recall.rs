@@ -1,16 +1,24 @@
 //! Recall: here is a query, give me the memories that matter, and say why.
 //!
-//! Stages, one file each: [`lexical`] scores text with BM25, [`rank`] fuses it with vector
-//! similarity and applies decay and importance (pure functions, no IO), [`block`] renders the
-//! chosen memories as the text injected into the system prompt. The IO (embedding the query,
-//! loading candidates) lives in [`crate::Memori::recall_with`].
+//! Stages, one file each, all pure (no IO): [`index`] holds one entity's memories, vectors,
+//! BM25 postings and graph and gathers each source's best candidates; [`lexical`] is BM25;
+//! [`time`] reads "last week" in a query; [`rank`] fuses the sources and applies decay,
+//! importance, frequency and time (and is the brute-force reference); [`block`] renders the
+//! chosen memories within a token budget ([`tokens`]). The IO (the memory revision check,
+//! building an index from the store, embedding the query, settings) lives in
+//! [`crate::Memori::recall_with`]; `cache` keeps built indexes between recalls.
 
 pub mod block;
+pub(crate) mod cache;
+pub mod index;
 pub mod lexical;
 pub mod rank;
+pub mod time;
+pub mod tokens;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::RecallConfig;
 use crate::model::MemoryKind;
 
 /// What to recall.
@@ -27,12 +35,75 @@ pub struct RecallRequest {
     pub kinds: Option<Vec<MemoryKind>>,
     /// Include memories that a later statement invalidated (default `false`).
     pub history: bool,
+    /// Only memories from this session (external id).
+    pub session: Option<String>,
+    /// Only memories from this process (external id).
+    pub process: Option<String>,
+    /// Only memories said at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only memories said before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Rank with these settings instead of the saved ones (a preview before saving).
+    pub config: Option<RecallConfig>,
 }
 
 impl RecallRequest {
     /// A request for `query` with the configured defaults.
     pub fn new(query: impl Into<String>) -> Self {
-        Self { query: query.into(), limit: None, as_of: None, kinds: None, history: false }
+        Self {
+            query: query.into(),
+            limit: None,
+            as_of: None,
+            kinds: None,
+            history: false,
+            session: None,
+            process: None,
+            since: None,
+            until: None,
+            config: None,
+        }
+    }
+
+    /// Only memories from one session.
+    #[must_use]
+    pub fn session(mut self, session: impl Into<String>) -> Self {
+        self.session = Some(session.into());
+        self
+    }
+
+    /// Only memories from one process (agent).
+    #[must_use]
+    pub fn process(mut self, process: impl Into<String>) -> Self {
+        self.process = Some(process.into());
+        self
+    }
+
+    /// Only memories said in `[since, until)`; either end may be open.
+    #[must_use]
+    pub fn between(mut self, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Self {
+        self.since = since;
+        self.until = until;
+        self
+    }
+
+    /// Rank with these settings instead of the saved ones.
+    #[must_use]
+    pub fn with_config(mut self, config: RecallConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// The index filter this request describes.
+    pub fn filter(&self) -> index::Filter<'_> {
+        index::Filter {
+            as_of: self.as_of,
+            history: self.history,
+            kinds: self.kinds.as_deref(),
+            session: self.session.as_deref(),
+            process: self.process.as_deref(),
+            since: self.since,
+            until: self.until,
+        }
     }
 
     /// Set the result limit.

@@ -6,6 +6,7 @@
 pub(crate) mod augment;
 pub(crate) mod entity;
 pub(crate) mod jobs;
+pub(crate) mod settings;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -152,6 +153,7 @@ async fn ensure_scope<C: ConnectionTrait>(db: &C, scope: &Scope, now: i64) -> Re
         external_id: Set(scope.entity.as_str().to_owned()),
         created_at: Set(now),
         last_seen_at: Set(now),
+        memory_revision: NotSet,
     })
     .on_conflict(
         OnConflict::column(entities::Column::ExternalId).update_column(entities::Column::LastSeenAt).to_owned(),
@@ -410,6 +412,45 @@ pub(crate) async fn begin_write(
     .map_err(db_err(context))
 }
 
+/// Move the memory revision of these entities on (see [`memory_revision`]). Called first in
+/// every transaction that writes memories, embeddings, sources or graph rows, so that the
+/// entity row lock orders such transactions and a reader that sees the new revision also
+/// sees what the transaction wrote.
+pub(crate) async fn bump_revision<C: ConnectionTrait>(
+    db: &C,
+    entity_rows: impl IntoIterator<Item = i64>,
+) -> Result<()> {
+    let mut rows: Vec<i64> = entity_rows.into_iter().collect();
+    rows.sort_unstable();
+    rows.dedup();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    entities::Entity::update_many()
+        .col_expr(
+            entities::Column::MemoryRevision,
+            sea_orm::sea_query::ExprTrait::add(sea_orm::sea_query::Expr::col(entities::Column::MemoryRevision), 1),
+        )
+        .filter(entities::Column::Id.is_in(rows))
+        .exec(db)
+        .await
+        .map_err(db_err("cannot bump the memory revision"))?;
+    Ok(())
+}
+
+/// An entity's row id and memory revision: the revision changes whenever anything recall
+/// reads for the entity changes, in any process. `None` for an unknown entity.
+pub(crate) async fn memory_revision(db: &DatabaseConnection, entity: &EntityId) -> Result<Option<(i64, i64)>> {
+    entities::Entity::find()
+        .select_only()
+        .columns([entities::Column::Id, entities::Column::MemoryRevision])
+        .filter(entities::Column::ExternalId.eq(entity.as_str()))
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(db_err("cannot read entity"))
+}
+
 /// The insert statement for a memory under `key`, doing nothing when the entity already has
 /// a memory with that key.
 pub(crate) fn insert_memory_unless_present(
@@ -447,6 +488,7 @@ pub(crate) fn insert_memory_unless_present(
 /// transaction. Running it twice changes nothing. Returns the ids of all given memories.
 pub(crate) async fn upsert_memories(db: &DatabaseConnection, items: &[NewMemory]) -> Result<Vec<i64>> {
     let txn = begin_write(db, "cannot begin memory write").await?;
+    bump_revision(&txn, items.iter().map(|m| m.entity_id)).await?;
     let now = ms(Utc::now());
     let mut out = Vec::with_capacity(items.len());
     for m in items {
@@ -522,6 +564,7 @@ pub(crate) async fn insert_embeddings(
     }
     let now = ms(Utc::now());
     let txn = begin_write(db, "cannot begin embedding write").await?;
+    bump_revision(&txn, rows.iter().map(|r| r.1)).await?;
     for (memory_id, entity_id, vector) in rows {
         insert_embedding(&txn, *memory_id, *entity_id, model, vector, now).await?;
     }
@@ -659,6 +702,20 @@ pub(crate) async fn candidates(
         .into_iter()
         .collect();
 
+    let mut process_ids: Vec<i64> = rows.iter().filter_map(|r| r.process_id).collect();
+    process_ids.sort_unstable();
+    process_ids.dedup();
+    let process_names: HashMap<i64, String> = processes::Entity::find()
+        .select_only()
+        .columns([processes::Column::Id, processes::Column::ExternalId])
+        .filter(processes::Column::Id.is_in(process_ids))
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await
+        .map_err(db_err("cannot read processes"))?
+        .into_iter()
+        .collect();
+
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -677,6 +734,7 @@ pub(crate) async fn candidates(
                 invalidated_at: r.invalidated_at.map(from_ms),
                 invalidated_by: r.invalidated_by,
                 session: r.session_id.and_then(|s| session_names.get(&s).cloned()),
+                process: r.process_id.and_then(|p| process_names.get(&p).cloned()),
                 sources: sources.remove(&r.id).unwrap_or_default(),
             };
             Candidate { memory, vector }

@@ -15,6 +15,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod columns;
 mod m20261122_000001_core_schema;
+mod m20261129_000001_memory_revision;
 
 /// All migrations, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -23,6 +24,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_core_schema::Migration)]
+        vec![Box::new(m20261122_000001_core_schema::Migration), Box::new(m20261129_000001_memory_revision::Migration)]
     }
 }

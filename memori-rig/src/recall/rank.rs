@@ -1,8 +1,16 @@
-//! Ranking: fuse vector and lexical evidence, then adjust for recency, importance and
-//! frequency. Pure functions: the same inputs always give the same ranking and explanation.
+//! Ranking: fuse vector, lexical and graph evidence, then adjust for recency, importance,
+//! frequency and time. Pure functions: the same inputs always give the same ranking and
+//! explanation.
+//!
+//! [`rank`] scores every candidate and is the reference (the oracle of the index tests);
+//! [`super::index::EntityIndex`] gathers evidence from its top candidates per source and
+//! scores them with the same [`score`], so both agree wherever the index's depth reaches.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
+use super::time::TimeRange;
 use crate::config::{Fusion, RecallConfig};
 use crate::model::Explanation;
 
@@ -13,12 +21,50 @@ pub struct RankDoc<'a> {
     pub terms: &'a [String],
     /// Its L2-normalised embedding, when it has one from the query's model.
     pub vector: Option<&'a [f32]>,
+    /// Factors that adjust the fused score.
+    pub factors: Factors,
+    /// Graph evidence (see [`super::index::graph_evidence`]), if the graph points at it.
+    pub graph: Option<f64>,
+    /// The messages it came from (results that only repeat better ones are skipped).
+    pub sources: &'a [i64],
+}
+
+/// What adjusts a candidate's fused score.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Factors {
     /// 0 to 1.
     pub importance: f64,
     /// How often it was said.
     pub mention_count: i32,
     /// When it was last said (decay is measured from here).
     pub last_seen_at: DateTime<Utc>,
+    /// When it was said, and the time it talks about if known (for time in the query).
+    pub said_at: DateTime<Utc>,
+    /// The time it talks about ("on 7 May"), if known.
+    pub referred_at: Option<DateTime<Utc>>,
+}
+
+/// One source's evidence for a candidate: raw score and 1-based rank among that source's
+/// candidates.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Evidence {
+    /// Cosine similarity and rank.
+    pub vector: Option<(f64, usize)>,
+    /// BM25 and rank.
+    pub lexical: Option<(f64, usize)>,
+    /// Graph proximity and rank.
+    pub graph: Option<(f64, usize)>,
+}
+
+/// What a query brings to ranking besides its terms and vector.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryContext<'a> {
+    /// Recall as of this time (decay is measured from here).
+    pub now: DateTime<Utc>,
+    /// A time range the query names ("last week"), if any.
+    pub time: Option<&'a TimeRange>,
+    /// The best BM25 score of the query over the candidates (weighted fusion normalises by it).
+    pub max_lexical: f64,
 }
 
 /// A ranked candidate.
@@ -38,7 +84,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Ranks of `scores` (1 = best) for entries that are `Some`, ties broken by index.
-fn ranks(scores: &[Option<f64>]) -> Vec<Option<usize>> {
+pub fn ranks(scores: &[Option<f64>]) -> Vec<Option<usize>> {
     let mut order: Vec<usize> = (0..scores.len()).filter(|&i| scores[i].is_some()).collect();
     order.sort_by(|&a, &b| scores[b].unwrap_or(0.0).total_cmp(&scores[a].unwrap_or(0.0)).then(a.cmp(&b)));
     let mut out = vec![None; scores.len()];
@@ -60,13 +106,82 @@ pub fn decay(last_seen_at: DateTime<Utc>, now: DateTime<Utc>, half_life_days: Op
     }
 }
 
-/// Rank candidates for a query; returns the best `limit`, best first.
+fn part(cfg: &RecallConfig, weight: f64, normalised: f64, rank: usize) -> f64 {
+    match cfg.fusion {
+        Fusion::Rrf { k } => weight / (k + rank as f64),
+        Fusion::Weighted => weight * normalised,
+    }
+}
+
+/// The final score of one candidate and its explanation tree:
+/// `fused × recency decay × importance boost × frequency boost × time match`.
+pub fn score(e: &Evidence, f: &Factors, q: &QueryContext<'_>, cfg: &RecallConfig) -> (f64, Explanation) {
+    let mut fused = Explanation::new("fused", 0.0);
+    let mut total = 0.0;
+    let sources = [
+        ("vector", "cosine", e.vector, cfg.vector_weight, e.vector.map(|(s, _)| s.max(0.0))),
+        ("lexical", "bm25", e.lexical, cfg.lexical_weight, e.lexical.map(|(s, _)| s / q.max_lexical.max(1e-9))),
+        ("graph", "proximity", e.graph, cfg.graph_weight, e.graph.map(|(s, _)| s.min(1.0))),
+    ];
+    for (name, raw, evidence, weight, normalised) in sources {
+        if let (Some((s, r)), Some(n)) = (evidence, normalised) {
+            let p = part(cfg, weight, n, r);
+            total += p;
+            fused = fused.with(
+                Explanation::new(name, p).with(Explanation::new(raw, s)).with(Explanation::new("rank", r as f64)),
+            );
+        }
+    }
+    fused.value = total;
+    let recency = decay(f.last_seen_at, q.now, cfg.half_life_days);
+    let importance = 1.0 + cfg.importance_weight * f.importance.clamp(0.0, 1.0);
+    let frequency = 1.0 + cfg.mention_weight * f64::from(f.mention_count.max(1)).ln();
+    let mut explanation = Explanation::new("score", 0.0)
+        .with(fused)
+        .with(Explanation::new("recency decay", recency))
+        .with(Explanation::new("importance boost", importance))
+        .with(Explanation::new("frequency boost", frequency));
+    let mut score = total * recency * importance * frequency;
+    if let Some(range) = q.time {
+        let matched = range.contains(f.said_at) || f.referred_at.is_some_and(|t| range.contains(t));
+        let boost = if matched { 1.0 + cfg.time_weight } else { 1.0 };
+        score *= boost;
+        explanation = explanation.with(Explanation::new(format!("time match ({})", range.phrase), boost));
+    }
+    explanation.value = score;
+    (score, explanation)
+}
+
+/// Sort scored candidates best first and keep `limit` of them, skipping a candidate whose
+/// source messages are all covered by better ones (it would only repeat them).
+pub fn select<'s>(mut scored: Vec<Scored>, sources: impl Fn(usize) -> &'s [i64], limit: usize) -> Vec<Scored> {
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    let mut covered: HashSet<i64> = HashSet::new();
+    let mut out = Vec::with_capacity(limit.min(scored.len()));
+    for s in scored {
+        if out.len() == limit {
+            break;
+        }
+        let src = sources(s.index);
+        if !src.is_empty() && src.iter().all(|m| covered.contains(m)) {
+            continue;
+        }
+        covered.extend(src.iter().copied());
+        out.push(s);
+    }
+    out
+}
+
+/// Rank every candidate for a query; returns the best `limit`, best first. The reference
+/// implementation: it scores all of `docs`, then, like the index, fuses only each source's top
+/// [`RecallConfig::depth`].
 pub fn rank(
     query_terms: &[String],
     query_vector: Option<&[f32]>,
     docs: &[RankDoc<'_>],
     cfg: &RecallConfig,
     now: DateTime<Utc>,
+    time: Option<&TimeRange>,
     limit: usize,
 ) -> Vec<Scored> {
     let vector: Vec<Option<f64>> = docs
@@ -79,54 +194,26 @@ pub fn rank(
     let doc_terms: Vec<Vec<String>> = docs.iter().map(|d| d.terms.to_vec()).collect();
     let lexical: Vec<Option<f64>> =
         super::lexical::bm25(query_terms, &doc_terms).into_iter().map(|s| (s > 0.0).then_some(s)).collect();
-    let vector_rank = ranks(&vector);
-    let lexical_rank = ranks(&lexical);
-    let max_lexical = lexical.iter().flatten().copied().fold(0.0f64, f64::max);
-
-    let mut scored: Vec<Scored> = (0..docs.len())
-        .filter(|&i| vector[i].is_some() || lexical[i].is_some())
-        .map(|i| {
-            let mut fused = Explanation::new("fused", 0.0);
-            let mut total = 0.0;
-            if let (Some(s), Some(r)) = (vector[i], vector_rank[i]) {
-                let part = match cfg.fusion {
-                    Fusion::Rrf { k } => cfg.vector_weight / (k + r as f64),
-                    Fusion::Weighted => cfg.vector_weight * s.max(0.0),
-                };
-                total += part;
-                fused = fused.with(
-                    Explanation::new("vector", part)
-                        .with(Explanation::new("cosine", s))
-                        .with(Explanation::new("rank", r as f64)),
-                );
+    let graph: Vec<Option<f64>> = docs.iter().map(|d| d.graph).collect();
+    let (vector_rank, lexical_rank, graph_rank) = (ranks(&vector), ranks(&lexical), ranks(&graph));
+    let q = QueryContext { now, time, max_lexical: lexical.iter().flatten().copied().fold(0.0f64, f64::max) };
+    let depth = cfg.depth.max(limit);
+    let zip = |s: Option<f64>, r: Option<usize>| s.zip(r.filter(|&r| r <= depth));
+    let scored: Vec<Scored> = (0..docs.len())
+        .filter_map(|i| {
+            let e = Evidence {
+                vector: zip(vector[i], vector_rank[i]),
+                lexical: zip(lexical[i], lexical_rank[i]),
+                graph: zip(graph[i], graph_rank[i]),
+            };
+            if e == Evidence::default() {
+                return None;
             }
-            if let (Some(s), Some(r)) = (lexical[i], lexical_rank[i]) {
-                let part = match cfg.fusion {
-                    Fusion::Rrf { k } => cfg.lexical_weight / (k + r as f64),
-                    Fusion::Weighted => cfg.lexical_weight * s / max_lexical.max(1e-9),
-                };
-                total += part;
-                fused = fused.with(
-                    Explanation::new("lexical", part)
-                        .with(Explanation::new("bm25", s))
-                        .with(Explanation::new("rank", r as f64)),
-                );
-            }
-            fused.value = total;
-            let d = &docs[i];
-            let recency = decay(d.last_seen_at, now, cfg.half_life_days);
-            let importance = 1.0 + cfg.importance_weight * d.importance.clamp(0.0, 1.0);
-            let score = total * recency * importance;
-            let explanation = Explanation::new("score", score)
-                .with(fused)
-                .with(Explanation::new("recency decay", recency))
-                .with(Explanation::new("importance boost", importance));
-            Scored { index: i, score, explanation }
+            let (score, explanation) = score(&e, &docs[i].factors, &q, cfg);
+            Some(Scored { index: i, score, explanation })
         })
         .collect();
-    scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
-    scored.truncate(limit);
-    scored
+    select(scored, |i| docs[i].sources, limit)
 }
 
 #[cfg(test)]
@@ -136,8 +223,13 @@ mod tests {
     use super::*;
     use crate::recall::lexical::terms;
 
+    fn factors(age_days: i64) -> Factors {
+        let t = now() - Duration::days(age_days);
+        Factors { importance: 0.5, mention_count: 1, last_seen_at: t, said_at: t, referred_at: None }
+    }
+
     fn doc<'a>(terms: &'a [String], vector: Option<&'a [f32]>, age_days: i64) -> RankDoc<'a> {
-        RankDoc { terms, vector, importance: 0.5, mention_count: 1, last_seen_at: now() - Duration::days(age_days) }
+        RankDoc { terms, vector, factors: factors(age_days), graph: None, sources: &[] }
     }
 
     fn now() -> DateTime<Utc> {
@@ -149,14 +241,8 @@ mod tests {
         let t = [terms("allergic to peanuts"), terms("likes jazz"), terms("peanuts are legumes")];
         let v: [&[f32]; 3] = [&[1.0, 0.0], &[0.0, 1.0], &[0.6, 0.8]];
         let docs: Vec<RankDoc<'_>> = (0..3).map(|i| doc(&t[i], Some(v[i]), 0)).collect();
-        let out = rank(
-            &terms("peanut allergy? allergic peanuts"),
-            Some(&[1.0, 0.0]),
-            &docs,
-            &RecallConfig::default(),
-            now(),
-            10,
-        );
+        let q = terms("peanut allergy? allergic peanuts");
+        let out = rank(&q, Some(&[1.0, 0.0]), &docs, &RecallConfig::default(), now(), None, 10);
         assert_eq!(out.iter().map(|s| s.index).collect::<Vec<_>>(), [0, 2, 1]);
         let e = &out[0].explanation;
         assert_eq!(e.value, out[0].score);
@@ -173,16 +259,36 @@ mod tests {
         let t = [terms("same words"), terms("same words")];
         let docs = [doc(&t[0], None, 90), doc(&t[1], None, 0)];
         let cfg = RecallConfig { half_life_days: Some(30.0), ..RecallConfig::default() };
-        let out = rank(&terms("same words"), None, &docs, &cfg, now(), 10);
+        let out = rank(&terms("same words"), None, &docs, &cfg, now(), None, 10);
         assert_eq!(out[0].index, 1, "the recent one wins when decay is on");
+    }
+
+    #[test]
+    fn a_named_time_range_lifts_what_was_said_in_it() {
+        let t = [terms("went hiking"), terms("went hiking")];
+        let docs = [doc(&t[0], None, 40), doc(&t[1], None, 3)];
+        let range = super::super::time::parse("where did I go hiking last month?", now()).unwrap();
+        let out = rank(&terms("went hiking"), None, &docs, &RecallConfig::default(), now(), Some(&range), 10);
+        assert_eq!(out[0].index, 1, "{out:#?}");
+        assert_eq!(out[0].explanation.detail("time match (last month)").unwrap().value, 2.0);
     }
 
     #[test]
     fn candidates_without_evidence_are_dropped_and_limit_applies() {
         let t = [terms("alpha"), terms("beta"), terms("alpha beta")];
         let docs: Vec<RankDoc<'_>> = t.iter().map(|t| doc(t, None, 0)).collect();
-        let out = rank(&terms("alpha"), None, &docs, &RecallConfig::default(), now(), 1);
+        let out = rank(&terms("alpha"), None, &docs, &RecallConfig::default(), now(), None, 1);
         assert_eq!(out.len(), 1);
-        assert_eq!(rank(&terms("gamma"), None, &docs, &RecallConfig::default(), now(), 10), vec![]);
+        assert_eq!(rank(&terms("gamma"), None, &docs, &RecallConfig::default(), now(), None, 10), vec![]);
+    }
+
+    #[test]
+    fn a_result_that_only_repeats_better_ones_is_skipped() {
+        let t = [terms("peanut allergy"), terms("allergic to peanuts"), terms("peanuts")];
+        let sources: [&[i64]; 3] = [&[7], &[7], &[8]];
+        let docs: Vec<RankDoc<'_>> = (0..3).map(|i| RankDoc { sources: sources[i], ..doc(&t[i], None, 0) }).collect();
+        let out = rank(&terms("peanuts"), None, &docs, &RecallConfig::default(), now(), None, 10);
+        assert_eq!(out.len(), 2, "{out:#?}");
+        assert_ne!(sources[out[0].index], sources[out[1].index]);
     }
 }

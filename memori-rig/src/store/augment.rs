@@ -121,6 +121,7 @@ pub(crate) async fn apply(
     now: i64,
 ) -> Result<Applied> {
     let txn = super::begin_write(db, "cannot begin extraction write").await?;
+    super::bump_revision(&txn, items.iter().map(|i| i.memory.entity_id)).await?;
     let mut applied = Applied::default();
     for item in items {
         let (row, inserted) = resolve_memory(&txn, &item.memory, now).await?;

@@ -21,6 +21,7 @@ pub mod entities {
         pub external_id: String,
         pub created_at: i64,
         pub last_seen_at: i64,
+        pub memory_revision: i64,
     }
     no_relations!();
 }
@@ -194,6 +195,38 @@ pub mod jobs {
         pub idempotency_key: String,
         pub created_at: i64,
         pub updated_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod settings {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub version: i64,
+        pub body: String,
+        pub created_by: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod audit_log {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_audit_log")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: i64,
+        pub actor: String,
+        pub action: String,
+        pub target_kind: String,
+        pub target_ref: Option<String>,
+        pub details: String,
     }
     no_relations!();
 }
