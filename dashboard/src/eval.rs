@@ -24,6 +24,7 @@ pub(crate) struct Args {
     pub(crate) limit: Option<usize>,
     pub(crate) json: Option<PathBuf>,
     pub(crate) work_dir: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 }
 
 /// One question's figures at each k.
@@ -105,6 +106,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     ks.dedup();
     anyhow::ensure!(!ks.is_empty() && ks[0] > 0, "--k needs positive values, for example --k 1,5,10");
     let k_max = *ks.last().unwrap_or(&10);
+    let config: memori_rig::RecallConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let cfg: memori_rig::RecallConfig = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a recall configuration", path.display()))?;
+            cfg.validate().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            cfg
+        }
+        None => memori_rig::RecallConfig::default(),
+    };
     let mut conversations = memori_rig::import::read_file(&args.input)?;
     if let Some(n) = args.limit {
         conversations.truncate(n);
@@ -127,7 +138,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         let memori = Memori::builder()
             .database_url(format!("sqlite://{}?mode=rwc", db.display()))
             .shared_embedder(Arc::clone(&embedder))
-            .configure(|c| c.workers = 2)
+            .configure(|c| {
+                c.workers = 2;
+                c.recall = config.clone();
+            })
             .build()
             .await
             .with_context(|| format!("cannot open {}", db.display()))?;
@@ -177,7 +191,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
     anyhow::ensure!(!outcomes.is_empty(), "{} holds no question with evidence to score", args.input.display());
 
-    let report = report(&dataset, &ks, &outcomes, turns_total, augment_time);
+    let report = report(&dataset, &ks, &outcomes, turns_total, augment_time, &config);
     print(&report, &ks);
     if let Some(path) = &args.json {
         write_json(path, &report)?;
@@ -212,6 +226,7 @@ fn report(
     outcomes: &[Outcome],
     turns: usize,
     augment_time: Duration,
+    config: &memori_rig::RecallConfig,
 ) -> serde_json::Value {
     let all: Vec<&Outcome> = outcomes.iter().collect();
     let mut by_category: BTreeMap<String, Vec<&Outcome>> = BTreeMap::new();
@@ -234,7 +249,7 @@ fn report(
         },
         "injected_tokens": { "median": tokens[tokens.len() / 2], "max": tokens.last().copied().unwrap_or(0) },
         "import": { "turns": turns, "seconds": round(augment_time.as_secs_f64()) },
-        "config": memori_rig::RecallConfig::default(),
+        "config": config,
     })
 }
 
@@ -250,7 +265,7 @@ fn print(report: &serde_json::Value, ks: &[usize]) {
     println!("{} ({} questions)", report["dataset"].as_str().unwrap_or("?"), report["questions"]);
     println!("{header}");
     let row = |name: &str, f: &serde_json::Value| {
-        let mut line = format!("{name:<28} {:>5}", f["questions"]);
+        let mut line = format!("{name:<28} {:>5}", f["questions"].as_u64().unwrap_or(0));
         for k in ks {
             line.push_str(&format!(" {:>7.3}", f[format!("R@{k}")].as_f64().unwrap_or(0.0)));
         }

@@ -84,6 +84,10 @@ enum Command {
         /// idempotent), instead of fresh temporary ones. For iterating on ranking.
         #[arg(long)]
         work_dir: Option<PathBuf>,
+        /// Recall settings as JSON (the `recall` part of the settings; missing fields take
+        /// their defaults) instead of the defaults, to compare configurations.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Recall latency at scale (one entity with 1k/10k/100k messages; many entities in one
     /// store) and capture overhead, on fresh temporary SQLite databases.
@@ -195,8 +199,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { sizes, entities, per_entity, queries } => {
             bench::run(&sizes, entities, per_entity, queries.max(1)).await
         }
-        Command::Eval { input, k, limit, json, work_dir } => {
-            eval::run(eval::Args { input, ks: k, limit, json, work_dir }).await
+        Command::Eval { input, k, limit, json, work_dir, config } => {
+            eval::run(eval::Args { input, ks: k, limit, json, work_dir, config }).await
         }
         Command::Recall { entity, json, k, as_of, explain, query } => {
             let entity = EntityId::new(entity)?;

@@ -67,12 +67,15 @@ impl Default for Config {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Fusion {
-    /// Reciprocal rank fusion: `sum(weight / (k + rank))`.
+    /// Reciprocal rank fusion: `sum(weight / (k + rank))`. On LoCoMo it loses to the weighted
+    /// sum (R@10 0.564 against 0.640 without the graph; see BENCHMARKS.md): rank-only fusion
+    /// lets the weaker vector list outvote a strong lexical match.
     Rrf {
         /// The RRF constant (60 in the literature).
         k: f64,
     },
-    /// Weighted sum of the normalised scores.
+    /// Weighted sum of the normalised scores (default): cosine as is, BM25 divided by the
+    /// query's best BM25, graph proximity (0 to 1).
     Weighted,
 }
 
@@ -118,9 +121,9 @@ impl Default for RecallConfig {
             limit: 10,
             vector_weight: 1.0,
             lexical_weight: 1.0,
-            graph_weight: 0.5,
-            fusion: Fusion::Rrf { k: 60.0 },
-            depth: 100,
+            graph_weight: 0.2,
+            fusion: Fusion::Weighted,
+            depth: 300,
             half_life_days: None,
             importance_weight: 0.0,
             mention_weight: 0.0,

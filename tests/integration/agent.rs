@@ -104,7 +104,7 @@ async fn tool_loops_keep_the_memories_on_every_turn_and_capture_every_message_on
     for (turn, req) in requests.iter().enumerate() {
         let s = system(req);
         assert_eq!(s.matches("<memories>").count(), 1, "turn {}: one block, re-applied, never stacked: {s}", turn + 1);
-        assert!(s.contains("My favourite fruit is mango"), "turn {}: {s}", turn + 1);
+        assert!(s.to_lowercase().contains("mango"), "turn {}: {s}", turn + 1);
     }
     memori.flush().await?;
     // 1 earlier + user, assistant(tool call), tool result, assistant.
@@ -158,7 +158,7 @@ async fn the_model_wrapper_recalls_and_captures_unary_and_streamed_calls() -> an
     let response = wrapped.call(CompletionRequest::new("What is my dog called?").preamble("Base.")).await?;
     assert_eq!(response.text(), "Rex!");
     let s = system(&model.requests()[0]);
-    assert!(s.starts_with("Base.") && s.contains("My dog is called Rex"), "{s}");
+    assert!(s.starts_with("Base.") && s.contains("dog is called Rex"), "{s}");
 
     let streaming = MockCompletionModel::from_stream_turns([vec![
         MockStreamEvent::text("Woof."),
@@ -169,7 +169,7 @@ async fn the_model_wrapper_recalls_and_captures_unary_and_streamed_calls() -> an
     while let Some(item) = stream.next().await {
         item?;
     }
-    assert!(system(&streaming.requests()[0]).contains("My dog is called Rex"));
+    assert!(system(&streaming.requests()[0]).contains("dog is called Rex"));
     memori.flush().await?;
     assert_eq!(memori.message_count(&scope.entity).await?, 5, "1 + 2 per call");
     memori.shutdown().await;

@@ -46,9 +46,8 @@ async fn semantic_recall_finds_an_allergy_for_a_snack_question() -> anyhow::Resu
     memori.capture(&scope, facts.iter().map(|f| Message::user(*f)).collect()).await?;
     memori.flush().await?;
     let r = memori.recall(&scope, "Which foods must I avoid eating?").await?;
-    assert_eq!(
-        r[0].memory.text,
-        "user: I'm allergic to peanuts",
+    assert!(
+        r[0].memory.text.contains("allergic to peanuts"),
         "{:#?}",
         r.iter().map(|r| (&r.memory.text, r.score)).collect::<Vec<_>>()
     );

@@ -7,6 +7,8 @@ use memori_rig::embed::HashEmbedder;
 use memori_rig::{Error, ErrorKind, Memori, Message, Scope};
 use memori_tests::backend_test;
 
+use crate::instance;
+
 /// Fails until `healed` is set: an embedding service that is down, then back.
 struct Flaky(std::sync::Arc<std::sync::atomic::AtomicBool>);
 
@@ -25,18 +27,6 @@ impl memori_rig::Embedder for Flaky {
             Err(Error::new(ErrorKind::Embedding, "the embedding service is down"))
         }
     }
-}
-
-async fn instance(url: &str, workers: usize) -> anyhow::Result<Memori> {
-    Ok(Memori::builder()
-        .database_url(url)
-        .embedder(HashEmbedder::default())
-        .configure(|c| {
-            c.workers = workers;
-            c.jobs.poll_interval = Duration::from_millis(20);
-        })
-        .build()
-        .await?)
 }
 
 backend_test!(two_instances_share_the_queue_and_run_each_job_once, |url: String| async move {

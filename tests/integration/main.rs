@@ -5,6 +5,7 @@ mod augment;
 mod embedding_model;
 mod jobs;
 mod provider;
+mod recall;
 mod store;
 mod tidy;
 
@@ -23,6 +24,21 @@ pub(crate) async fn sqlite_memori() -> anyhow::Result<(memori_tests::TestDb, Mem
     let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("SQLite always runs");
     let memori = memori(&db.url).await?;
     Ok((db, memori))
+}
+
+/// A Memori over `url` with `workers` fast-polling workers, that checks the settings table on
+/// every recall: one of several "processes" sharing a database.
+pub(crate) async fn instance(url: &str, workers: usize) -> anyhow::Result<Memori> {
+    Ok(Memori::builder()
+        .database_url(url)
+        .embedder(HashEmbedder::default())
+        .configure(|c| {
+            c.workers = workers;
+            c.jobs.poll_interval = Duration::from_millis(20);
+            c.settings_refresh = Duration::ZERO;
+        })
+        .build()
+        .await?)
 }
 
 pub(crate) async fn memori_with(url: &str, embedder: impl Embedder) -> anyhow::Result<Memori> {

@@ -97,9 +97,9 @@ impl EntityIndex {
         let dim = vectors.iter().flatten().map(Vec::len).next().unwrap_or(0);
         let mut flat = vec![0.0f32; n * dim];
         let mut has_vector = vec![false; n];
-        for (i, v) in vectors.iter().enumerate() {
-            if let Some(v) = v.as_ref().filter(|v| v.len() == dim && dim > 0) {
-                flat[i * dim..(i + 1) * dim].copy_from_slice(v);
+        for (i, v) in vectors.into_iter().enumerate() {
+            if let Some(v) = v.filter(|v| v.len() == dim && dim > 0) {
+                flat[i * dim..(i + 1) * dim].copy_from_slice(&v);
                 has_vector[i] = true;
             }
         }
