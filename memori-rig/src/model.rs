@@ -426,6 +426,30 @@ pub struct EntityStats {
 }
 
 #[cfg(test)]
+impl Memory {
+    /// A current memory said at `at`, with no sources or session (tests fill in the rest).
+    pub(crate) fn for_test(id: i64, kind: MemoryKind, text: &str, at: DateTime<Utc>) -> Self {
+        Memory {
+            id,
+            kind,
+            text: text.into(),
+            importance: 0.5,
+            confidence: 1.0,
+            mention_count: 1,
+            created_at: at,
+            last_seen_at: at,
+            valid_from: at,
+            referred_at: None,
+            invalidated_at: None,
+            invalidated_by: None,
+            session: None,
+            process: None,
+            sources: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

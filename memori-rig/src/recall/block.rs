@@ -100,23 +100,7 @@ mod tests {
     fn recalled(text: &str, neighbours: &[(&str, bool)]) -> Recalled {
         let t = Utc.with_ymd_and_hms(2023, 5, 8, 13, 56, 0).unwrap();
         Recalled {
-            memory: Memory {
-                id: 1,
-                kind: MemoryKind::Episode,
-                text: text.into(),
-                importance: 0.5,
-                confidence: 1.0,
-                mention_count: 1,
-                created_at: t,
-                last_seen_at: t,
-                valid_from: t,
-                referred_at: None,
-                invalidated_at: None,
-                invalidated_by: None,
-                session: None,
-                process: None,
-                sources: Vec::new(),
-            },
+            memory: Memory::for_test(1, MemoryKind::Episode, text, t),
             score: 1.0,
             explanation: Explanation::new("score", 1.0),
             neighbours: neighbours

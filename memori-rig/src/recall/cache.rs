@@ -87,22 +87,13 @@ mod tests {
         let memories = texts
             .iter()
             .enumerate()
-            .map(|(i, t)| crate::model::Memory {
-                id: i as i64,
-                kind: crate::model::MemoryKind::Fact,
-                text: (*t).into(),
-                importance: 0.5,
-                confidence: 1.0,
-                mention_count: 1,
-                created_at: chrono::DateTime::UNIX_EPOCH,
-                last_seen_at: chrono::DateTime::UNIX_EPOCH,
-                valid_from: chrono::DateTime::UNIX_EPOCH,
-                referred_at: None,
-                invalidated_at: None,
-                invalidated_by: None,
-                session: None,
-                process: None,
-                sources: Vec::new(),
+            .map(|(i, t)| {
+                crate::model::Memory::for_test(
+                    i as i64,
+                    crate::model::MemoryKind::Fact,
+                    t,
+                    chrono::DateTime::UNIX_EPOCH,
+                )
             })
             .collect();
         Arc::new(EntityIndex::new(memories, vec![None; texts.len()], Default::default()))

@@ -306,21 +306,10 @@ mod tests {
     fn memory(id: i64, text: &str, day: i64) -> Memory {
         let t = t0() + Duration::days(day);
         Memory {
-            id,
-            kind: MemoryKind::Episode,
-            text: text.into(),
-            importance: 0.5,
-            confidence: 1.0,
-            mention_count: 1,
-            created_at: t,
-            last_seen_at: t,
-            valid_from: t,
-            referred_at: None,
-            invalidated_at: None,
-            invalidated_by: None,
             session: Some(format!("s{}", id / 10)),
             process: Some("bot".into()),
             sources: vec![SourceRef { message_id: id, external_id: None, fingerprint: String::new() }],
+            ..Memory::for_test(id, MemoryKind::Episode, text, t)
         }
     }
 
