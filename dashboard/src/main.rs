@@ -1,7 +1,9 @@
-//! `memori`: the operator CLI. Glue only: every operation is a memori-rig call.
+//! `memori`: the operator CLI and the dashboard server. Glue only: every operation is a
+//! memori-rig call or `memori_dashboard::server`.
 
 mod bench;
 mod eval;
+mod serve;
 mod setup;
 
 use std::path::PathBuf;
@@ -19,6 +21,10 @@ struct Cli {
     /// Database URL (sqlite://memori.db?mode=rwc, postgres://..., mysql://...).
     #[arg(long, env = "MEMORI_DATABASE_URL", default_value = "sqlite://memori.db?mode=rwc", global = true)]
     database_url: String,
+
+    /// Whether `database_url` is the built-in default (a config file may then set it).
+    #[arg(skip)]
+    url_is_default: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -105,6 +111,31 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         queries: usize,
     },
+    /// Serve the dashboard and its JSON API (`/api/v1`) until Ctrl-C or SIGTERM.
+    Serve {
+        /// Address to listen on. Loopback by default; put a TLS proxy in front for anything else.
+        #[arg(long, env = "MEMORI_BIND")]
+        bind: Option<std::net::SocketAddr>,
+        /// The built browser app (Trunk's dist directory; default: $MEMORI_HOME/dashboard-dist).
+        #[arg(long, env = "MEMORI_ASSETS")]
+        assets: Option<PathBuf>,
+        /// Augmentation workers in this process (0 when `memori worker` processes do it).
+        #[arg(long, env = "MEMORI_WORKERS")]
+        workers: Option<usize>,
+        /// Session cookie only over HTTPS: `auto` (off on a loopback address, on otherwise),
+        /// `on` or `off`.
+        #[arg(long, env = "MEMORI_SECURE_COOKIES")]
+        secure_cookies: Option<String>,
+        /// A file of `KEY=VALUE` lines (`database_url`, `bind`, `assets`, `workers`,
+        /// `secure_cookies`) for what flags and the environment leave unset.
+        #[arg(long, env = "MEMORI_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Manage dashboard operators.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Recall an entity's memories for a query.
     Recall {
         /// Entity id.
@@ -125,6 +156,21 @@ enum Command {
         /// The query.
         query: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserAction {
+    /// Add an operator, or reset an existing one's password and role. The password comes from
+    /// the MEMORI_PASSWORD environment variable or a prompt, never from a flag.
+    Add {
+        /// Operator name.
+        name: String,
+        /// `admin` (changes and erases) or `viewer` (reads).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+    /// List operators.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,7 +201,12 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MEMORI_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.url_is_default = matches.value_source("database_url") == Some(clap::parser::ValueSource::DefaultValue);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -192,6 +243,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Jobs { action } => jobs(&cli.database_url, action).await,
+        Command::User { action } => user(&cli.database_url, action).await,
+        Command::Serve { bind, assets, workers, secure_cookies, config } => {
+            let file = match &config {
+                Some(path) => serve::read_config(path)?,
+                None => Default::default(),
+            };
+            let url = match file.get("database_url") {
+                Some(url) if cli.url_is_default => url.clone(),
+                _ => cli.database_url.clone(),
+            };
+            serve::run(serve::Args { url, bind, assets, workers, secure_cookies, file }).await
+        }
         Command::Worker { workers, lease_secs } => worker(&cli.database_url, workers, lease_secs).await,
         Command::Import { file, allow_partial, limit, process } => {
             import(&cli.database_url, &file, allow_partial, limit, &process).await
@@ -378,6 +441,38 @@ async fn worker(url: &str, workers: usize, lease_secs: u64) -> anyhow::Result<()
         _ = term.recv() => {}
     }
     eprintln!("memori worker: stopping after the current jobs");
+    memori.shutdown().await;
+    Ok(())
+}
+
+async fn user(url: &str, action: UserAction) -> anyhow::Result<()> {
+    let memori = open(url, 0).await?;
+    match action {
+        UserAction::Add { name, role } => {
+            if !matches!(role.as_str(), "admin" | "viewer") {
+                bail!("--role {role:?} is not admin or viewer");
+            }
+            let password = match std::env::var("MEMORI_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let p = rpassword::prompt_password(format!("password for {name}: "))?;
+                    if rpassword::prompt_password("again: ")? != p {
+                        bail!("the passwords differ; nothing was changed");
+                    }
+                    p
+                }
+            };
+            memori_dashboard::server::check_new_password(&password).map_err(anyhow::Error::msg)?;
+            let hash = memori_dashboard::server::hash_password(&password)?;
+            let created = memori.put_operator(&name, &hash, &role, "cli").await?;
+            println!("{} operator {name} ({role})", if created { "added" } else { "updated" });
+        }
+        UserAction::List => {
+            for o in memori.operators().await? {
+                println!("{:<24} {:<7} added {}", o.name, o.role, o.created_at.format("%Y-%m-%d %H:%M"));
+            }
+        }
+    }
     memori.shutdown().await;
     Ok(())
 }

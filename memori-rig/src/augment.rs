@@ -144,7 +144,7 @@ impl Extractor for OfflineExtractor {
 /// episode kind, clamp scores into 0..=1, and trim oversized text. Returns the number dropped.
 pub fn sanitize(extraction: &mut Extraction, window: &Window) -> usize {
     /// Longest memory text kept; a model that returns more is rambling.
-    const MAX_TEXT: usize = 2_000;
+    const MAX_TEXT: usize = crate::MAX_MEMORY_TEXT_BYTES;
     let before = extraction.memories.len();
     extraction.memories.retain_mut(|m| {
         m.text = m.text.trim().to_owned();

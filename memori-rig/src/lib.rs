@@ -36,6 +36,7 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+pub mod admin;
 pub mod augment;
 pub mod config;
 pub mod embed;
@@ -60,7 +61,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use augment::{Extractor, OfflineExtractor};
-pub use config::{AugmentConfig, Config, FailureMode, Fusion, JobConfig, RecallConfig, Settings};
+pub use config::{AugmentConfig, Config, FailureMode, Fusion, JobConfig, RecallConfig, RetentionPolicy, Settings};
 pub use embed::Embedder;
 pub use error::{Error, ErrorKind, Result};
 pub use model::{
@@ -72,6 +73,9 @@ pub use store::{CaptureReceipt, DatabaseConnection, redact_url};
 
 /// Largest message accepted by [`Memori::capture`], in bytes of text.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Largest memory text, in bytes: longer extractions are cut, longer corrections refused.
+pub const MAX_MEMORY_TEXT_BYTES: usize = 2_000;
 
 /// Counters of what memory did and what failed, for logs and health checks.
 #[derive(Debug, Default)]
@@ -307,6 +311,11 @@ impl Memori {
         &self.inner.embedder
     }
 
+    /// The extractor's id (`offline-v1`, or the rig model's extractor id).
+    pub fn extractor_id(&self) -> &str {
+        self.inner.extractor.id()
+    }
+
     /// Counters of successes and failures.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
@@ -513,7 +522,7 @@ impl Memori {
                 })?;
                 Ok((version, settings))
             }
-            None => Ok((0, Settings { recall: self.inner.config.recall.clone() })),
+            None => Ok((0, Settings { recall: self.inner.config.recall.clone(), ..Settings::default() })),
         }
     }
 
@@ -525,6 +534,7 @@ impl Memori {
     /// [`ErrorKind::Conflict`] when another version was saved since `base`.
     pub async fn save_settings(&self, base: Option<i64>, settings: &Settings, actor: &str) -> Result<i64> {
         settings.recall.validate().map_err(Error::invalid_input)?;
+        settings.retention.validate().map_err(Error::invalid_input)?;
         let body = serde_json::to_string(settings)
             .map_err(|e| Error::invalid_input(format!("settings do not serialise: {e}")))?;
         let version = store::settings::save(&self.inner.db, base, &body, actor).await?;

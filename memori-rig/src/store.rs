@@ -3,9 +3,11 @@
 //! Invariant: no other module imports sea-orm. Functions take a connection (or transaction)
 //! and domain values, and return domain values or row structs defined here.
 
+pub(crate) mod admin;
 pub(crate) mod augment;
 pub(crate) mod entity;
 pub(crate) mod jobs;
+pub(crate) mod operators;
 pub(crate) mod settings;
 
 use std::collections::HashMap;

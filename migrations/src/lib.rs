@@ -16,6 +16,7 @@ pub use sea_orm_migration::prelude::*;
 mod columns;
 mod m20261122_000001_core_schema;
 mod m20261129_000001_memory_revision;
+mod m20261206_000001_operators;
 
 /// All migrations, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,6 +25,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_core_schema::Migration), Box::new(m20261129_000001_memory_revision::Migration)]
+        vec![
+            Box::new(m20261122_000001_core_schema::Migration),
+            Box::new(m20261129_000001_memory_revision::Migration),
+            Box::new(m20261206_000001_operators::Migration),
+        ]
     }
 }

@@ -2,6 +2,7 @@
 
 mod agent;
 mod augment;
+mod dashboard_api;
 mod embedding_model;
 mod jobs;
 mod provider;

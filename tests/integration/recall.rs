@@ -56,7 +56,8 @@ backend_test!(settings_saved_by_one_process_are_used_by_another, |url: String| a
     // A save on top of an old version conflicts; an out-of-range knob is refused.
     let stale = b.save_settings(Some(0), &Settings::default(), "someone-else").await.unwrap_err();
     assert_eq!(stale.kind(), ErrorKind::Conflict);
-    let bad = Settings { recall: RecallConfig { vector_weight: f64::NAN, ..RecallConfig::default() } };
+    let bad =
+        Settings { recall: RecallConfig { vector_weight: f64::NAN, ..RecallConfig::default() }, ..Settings::default() };
     assert_eq!(b.save_settings(None, &bad, "ops").await.unwrap_err().kind(), ErrorKind::InvalidInput);
     let history = b.settings_history(10).await?;
     assert_eq!(history.len(), 1);

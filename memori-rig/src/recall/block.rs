@@ -95,12 +95,12 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::model::{Explanation, Memory, MemoryKind, Neighbour};
+    use crate::model::{Explanation, MemoryKind, Neighbour};
 
     fn recalled(text: &str, neighbours: &[(&str, bool)]) -> Recalled {
         let t = Utc.with_ymd_and_hms(2023, 5, 8, 13, 56, 0).unwrap();
         Recalled {
-            memory: Memory::for_test(1, MemoryKind::Episode, text, t),
+            memory: crate::model::test_memory(1, MemoryKind::Episode, text, t),
             score: 1.0,
             explanation: Explanation::new("score", 1.0),
             neighbours: neighbours

@@ -88,12 +88,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                crate::model::Memory::for_test(
-                    i as i64,
-                    crate::model::MemoryKind::Fact,
-                    t,
-                    chrono::DateTime::UNIX_EPOCH,
-                )
+                crate::model::test_memory(i as i64, crate::model::MemoryKind::Fact, t, chrono::DateTime::UNIX_EPOCH)
             })
             .collect();
         Arc::new(EntityIndex::new(memories, vec![None; texts.len()], Default::default()))

@@ -309,7 +309,7 @@ mod tests {
             session: Some(format!("s{}", id / 10)),
             process: Some("bot".into()),
             sources: vec![SourceRef { message_id: id, external_id: None, fingerprint: String::new() }],
-            ..Memory::for_test(id, MemoryKind::Episode, text, t)
+            ..crate::model::test_memory(id, MemoryKind::Episode, text, t)
         }
     }
 

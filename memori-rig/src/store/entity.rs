@@ -230,3 +230,51 @@ pub mod audit_log {
     }
     no_relations!();
 }
+
+pub mod operators {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_operators")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        pub password_hash: String,
+        pub role: String,
+        pub created_at: i64,
+    }
+    no_relations!();
+}
+
+pub mod api_keys {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_api_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub name: String,
+        pub prefix: String,
+        pub secret_hash: String,
+        pub role: String,
+        pub created_by: String,
+        pub created_at: i64,
+        pub last_used_at: Option<i64>,
+        pub revoked_at: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod web_sessions {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_web_sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub data: String,
+        pub expires_at: i64,
+        pub operator: Option<String>,
+    }
+    no_relations!();
+}

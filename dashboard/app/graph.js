@@ -1,0 +1,31 @@
+// Glue between the Rust app and Cytoscape.js: the library lays out and draws the graph
+// (force-directed "cose" layout, pan, zoom, selection); names are set as data, never as HTML.
+window.memoriGraph = {
+  render(container, json, onSelect) {
+    const g = JSON.parse(json);
+    if (container._cy) { container._cy.destroy(); }
+    const elements = [
+      ...g.nodes.map(n => ({ data: { id: String(n.id), label: n.name, type: n.node_type } })),
+      ...g.edges.map(e => ({ data: { id: 'e' + e.id, source: String(e.source), target: String(e.target),
+                                     label: e.predicate, old: e.invalidated_at ? 1 : 0 } })),
+    ];
+    const cy = cytoscape({
+      container,
+      elements,
+      wheelSensitivity: 0.3,
+      style: [
+        { selector: 'node', style: { 'label': 'data(label)', 'background-color': '#4f6bed', 'color': '#1d2433',
+          'font-size': 11, 'text-valign': 'bottom', 'text-margin-y': 4, 'width': 18, 'height': 18 } },
+        { selector: 'node[type = "person"]', style: { 'background-color': '#e0803a' } },
+        { selector: 'node:selected', style: { 'border-width': 3, 'border-color': '#1d2433' } },
+        { selector: 'edge', style: { 'label': 'data(label)', 'font-size': 9, 'curve-style': 'bezier',
+          'target-arrow-shape': 'triangle', 'line-color': '#9aa4b8', 'target-arrow-color': '#9aa4b8',
+          'text-rotation': 'autorotate', 'color': '#5a6478' } },
+        { selector: 'edge[old = 1]', style: { 'line-style': 'dashed', 'opacity': 0.5 } },
+      ],
+      layout: { name: 'cose', animate: false, nodeRepulsion: 8000, idealEdgeLength: 90 },
+    });
+    cy.on('tap', 'node', evt => onSelect(evt.target.id()));
+    container._cy = cy;
+  },
+};

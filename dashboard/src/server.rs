@@ -1,0 +1,242 @@
+//! The dashboard server: the JSON API under `/api/v1`, the browser app's static files, and
+//! the security around both (sessions, CSRF, roles, headers).
+//!
+//! Every `/api/v1` route except `auth/login` needs a signed-in operator or an API key. The
+//! static files (the app's code, no data) are public so that the login page can load.
+
+mod api;
+pub mod auth;
+mod error;
+mod session_store;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use memori_rig::Memori;
+use sha2::{Digest, Sha256};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+pub use auth::{Throttle, check_new_password, hash_password};
+pub use error::ApiError;
+pub use session_store::MemoriSessionStore;
+
+/// How the server runs.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// The built browser app (Trunk's `dist`); `None` serves a page explaining how to build it.
+    pub assets: Option<PathBuf>,
+    /// Send the session cookie only over HTTPS. Off by default on a loopback address (plain
+    /// HTTP on localhost), on anywhere else.
+    pub secure_cookies: bool,
+    /// Idle time after which a browser session ends.
+    pub session_idle: std::time::Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self { assets: None, secure_cookies: true, session_idle: std::time::Duration::from_secs(8 * 3600) }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    memori: Memori,
+    throttle: Arc<Throttle>,
+    index: Arc<Option<IndexPage>>,
+}
+
+/// The app's `index.html` and the CSP that lets exactly its inline scripts run.
+struct IndexPage {
+    html: String,
+    csp: String,
+}
+
+/// The CSP for every response. Trunk's loader is an inline module script, allowed by hash
+/// (computed from the built page at start-up), and wasm needs `'wasm-unsafe-eval'`. Styles
+/// allow inline attributes, which the app sets; nothing else is loosened.
+fn csp(script_hashes: &[String]) -> String {
+    let hashes: String = script_hashes.iter().map(|h| format!(" 'sha256-{h}'")).collect();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+fn load_index(assets: &Path) -> Option<IndexPage> {
+    let html = std::fs::read_to_string(assets.join("index.html")).ok()?;
+    let mut hashes = Vec::new();
+    let mut rest = html.as_str();
+    while let Some(start) = rest.find("<script") {
+        let after = &rest[start..];
+        let Some(open_end) = after.find('>') else { break };
+        let tag = &after[..open_end];
+        let body_start = open_end + 1;
+        let Some(close) = after[body_start..].find("</script>") else { break };
+        let body = &after[body_start..body_start + close];
+        if !tag.contains(" src=") && !body.trim().is_empty() {
+            use base64::Engine as _;
+            hashes.push(base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes())));
+        }
+        rest = &after[body_start + close..];
+    }
+    Some(IndexPage { csp: csp(&hashes), html })
+}
+
+/// The whole app: API, static files, sessions and security headers.
+pub fn router(memori: Memori, options: &ServerOptions) -> Router {
+    let index = options.assets.as_deref().and_then(load_index);
+    if options.assets.is_some() && index.is_none() {
+        tracing::warn!("no index.html in the assets directory; build the app with `cargo xtask dashboard`");
+    }
+    let state = AppState { memori: memori.clone(), throttle: Arc::new(Throttle::default()), index: Arc::new(index) };
+    let sessions = SessionManagerLayer::new(MemoriSessionStore::new(memori))
+        .with_name("memori_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_secure(options.secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(
+            time::Duration::try_from(options.session_idle).unwrap_or(time::Duration::hours(8)),
+        ));
+
+    let api = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/overview", get(api::overview))
+        .route("/entities", get(api::entities))
+        .route("/entities/{id}", get(api::entity).delete(api::erase_entity))
+        .route("/entities/{id}/export", get(api::export_entity))
+        .route("/entities/{id}/graph", get(api::graph))
+        .route("/entities/{id}/sessions/{session}", get(api::transcript))
+        .route("/memories/{id}", get(api::memory).patch(api::update_memory).delete(api::delete_memory))
+        .route("/recall/preview", post(api::recall_preview))
+        .route("/settings", get(api::settings).put(api::save_settings))
+        .route("/settings/history", get(api::settings_history))
+        .route("/retention/apply", post(api::apply_retention))
+        .route("/audit", get(api::audit))
+        .route("/jobs", get(api::jobs))
+        .route("/jobs/retry-dead", post(api::retry_dead))
+        .route("/jobs/{id}/retry", post(api::retry_job))
+        .route("/api-keys", get(api::api_keys).post(api::create_api_key))
+        .route("/api-keys/{id}", delete(api::revoke_api_key))
+        .route("/operators", get(api::operators))
+        .route("/openapi.json", get(api::openapi))
+        .fallback(|| async { ApiError::not_found("no such API route") })
+        .layer(middleware::from_fn(no_store));
+
+    let mut app = Router::new().nest("/api/v1", api);
+    if let Some(dir) = &options.assets {
+        let files = tower_http::services::ServeDir::new(dir).fallback(get(spa_index).with_state(state.clone()));
+        app = app.route("/", get(spa_index)).route("/index.html", get(spa_index)).fallback_service(files);
+    } else {
+        app = app.fallback(get(not_built));
+    }
+    app.layer(sessions)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(8 * 1024 * 1024))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .with_state(state)
+}
+
+/// Every SPA route (`/entities/alice`, ...) answers with the app's page.
+async fn spa_index(State(state): State<AppState>) -> Response {
+    match state.index.as_ref() {
+        Some(page) => Html(page.html.clone()).into_response(),
+        None => not_built().await.into_response(),
+    }
+}
+
+async fn not_built() -> impl IntoResponse {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(
+            "<!doctype html><title>memori</title><p>The dashboard app is not built. Run <code>cargo xtask \
+             dashboard</code> (or <code>cargo xtask demo</code>), then start <code>memori serve --assets \
+             DIR</code> again. The JSON API under <code>/api/v1</code> works without it.</p>",
+        ),
+    )
+}
+
+/// API answers are never cached: they hold personal data.
+async fn no_store(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let csp = state.index.as_ref().as_ref().map_or_else(|| csp(&[]), |p| p.csp.clone());
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    res
+}
+
+/// Serve until Ctrl-C or SIGTERM. Expired browser sessions are swept hourly, and the saved
+/// retention policy (if any) is applied hourly by this process.
+pub async fn serve(memori: Memori, addr: SocketAddr, options: ServerOptions) -> anyhow::Result<()> {
+    let app = router(memori.clone(), &options);
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let sweeper = {
+        let memori = memori.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                if let Err(e) = memori.delete_expired_web_sessions().await {
+                    tracing::warn!(error = %e, "cannot sweep expired sessions");
+                }
+                match memori.settings().await {
+                    Ok((_, s)) if s.retention.days.is_some() || !s.retention.processes.is_empty() => {
+                        match memori.apply_retention("system").await {
+                            Ok(r) => tracing::info!(removed = ?r.removed, "retention applied"),
+                            Err(e) => tracing::warn!(error = %e, "retention failed"),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot read settings for retention"),
+                }
+            }
+        })
+    };
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    sweeper.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,73 @@
+//! tower-sessions' `SessionStore` on memori's own database, so that browser sessions live
+//! next to the data on SQLite, PostgreSQL or MySQL through one pool. (The published sqlx
+//! store is built on sqlx 0.8, sea-orm 2 on sqlx 0.9: two pools and two migration systems.)
+
+use memori_rig::{ErrorKind, Memori};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{Error, Result, SessionStore};
+
+/// Session records as JSON rows in `memori_web_sessions`.
+#[derive(Clone)]
+pub struct MemoriSessionStore {
+    memori: Memori,
+}
+
+impl std::fmt::Debug for MemoriSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoriSessionStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoriSessionStore {
+    /// A store over `memori`'s database.
+    pub fn new(memori: Memori) -> Self {
+        Self { memori }
+    }
+}
+
+fn backend(e: memori_rig::Error) -> Error {
+    Error::Backend(e.to_string())
+}
+
+fn operator_of(record: &Record) -> Option<String> {
+    record.data.get(super::auth::SESSION_KEY)?.get("name")?.as_str().map(str::to_owned)
+}
+
+fn encode(record: &Record) -> Result<(String, i64)> {
+    let data = serde_json::to_string(record).map_err(|e| Error::Encode(e.to_string()))?;
+    let expires = (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64;
+    Ok((data, expires))
+}
+
+#[async_trait::async_trait]
+impl SessionStore for MemoriSessionStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        // Ids are 128 random bits; on the astronomically unlikely collision, draw another.
+        loop {
+            let (data, expires) = encode(record)?;
+            let operator = operator_of(record);
+            match self.memori.create_web_session(&record.id.to_string(), &data, expires, operator.as_deref()).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::Conflict => record.id = Id::default(),
+                Err(e) => return Err(backend(e)),
+            }
+        }
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        let (data, expires) = encode(record)?;
+        let operator = operator_of(record);
+        self.memori.save_web_session(&record.id.to_string(), &data, expires, operator.as_deref()).await.map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        match self.memori.web_session(&id.to_string()).await.map_err(backend)? {
+            Some(data) => serde_json::from_str(&data).map(Some).map_err(|e| Error::Decode(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        self.memori.delete_web_session(&id.to_string()).await.map_err(backend)
+    }
+}

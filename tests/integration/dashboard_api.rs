@@ -1,0 +1,447 @@
+//! The dashboard's JSON API, driven through the router without a socket (`oneshot`), on every
+//! backend: authentication on every route, roles, CSRF, session fixation, throttling, API
+//! keys, export, erasure, security headers.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use memori_dashboard::server::{ServerOptions, hash_password, router};
+use memori_rig::{EntityId, Memori, Message, Scope};
+use memori_tests::backend_test;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::memori;
+
+/// Every API route with a sample path, and whether it changes anything.
+pub(crate) const ROUTES: &[(&str, &str, bool)] = &[
+    ("POST", "/api/v1/auth/logout", true),
+    ("GET", "/api/v1/auth/me", false),
+    ("GET", "/api/v1/overview", false),
+    ("GET", "/api/v1/entities", false),
+    ("GET", "/api/v1/entities/alice", false),
+    ("DELETE", "/api/v1/entities/alice", true),
+    ("GET", "/api/v1/entities/alice/export", false),
+    ("GET", "/api/v1/entities/alice/graph", false),
+    ("GET", "/api/v1/entities/alice/sessions/s1", false),
+    ("GET", "/api/v1/memories/1", false),
+    ("PATCH", "/api/v1/memories/1", true),
+    ("DELETE", "/api/v1/memories/1", true),
+    ("POST", "/api/v1/recall/preview", false),
+    ("GET", "/api/v1/settings", false),
+    ("PUT", "/api/v1/settings", true),
+    ("GET", "/api/v1/settings/history", false),
+    ("POST", "/api/v1/retention/apply", true),
+    ("GET", "/api/v1/audit", false),
+    ("GET", "/api/v1/jobs", false),
+    ("POST", "/api/v1/jobs/retry-dead", true),
+    ("POST", "/api/v1/jobs/1/retry", true),
+    ("GET", "/api/v1/api-keys", false),
+    ("POST", "/api/v1/api-keys", true),
+    ("DELETE", "/api/v1/api-keys/1", true),
+    ("GET", "/api/v1/operators", false),
+    ("GET", "/api/v1/openapi.json", false),
+];
+
+/// A caller of the router: keeps the session cookie and CSRF token, or sends an API key.
+pub(crate) struct Client {
+    app: Router,
+    cookie: Option<String>,
+    pub(crate) csrf: Option<String>,
+    bearer: Option<String>,
+}
+
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+}
+
+impl Client {
+    pub(crate) fn new(app: Router) -> Self {
+        Self { app, cookie: None, csrf: None, bearer: None }
+    }
+
+    pub(crate) async fn call(&mut self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Reply> {
+        let mut req = Request::builder().method(Method::from_bytes(method.as_bytes())?).uri(path);
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        if let Some(t) = &self.csrf {
+            req = req.header("x-csrf-token", t);
+        }
+        if let Some(b) = &self.bearer {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {b}"));
+        }
+        let req = match body {
+            Some(v) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string()))?,
+            None => req.body(Body::empty())?,
+        };
+        let res = self.app.clone().oneshot(req).await?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        if let Some(set) = headers.get(header::SET_COOKIE) {
+            let pair = set.to_str()?.split(';').next().unwrap_or_default().to_owned();
+            self.cookie = Some(pair);
+        }
+        let bytes = res.into_body().collect().await?.to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+        Ok(Reply { status, headers, body })
+    }
+
+    pub(crate) async fn login(&mut self, name: &str, password: &str) -> anyhow::Result<Reply> {
+        let r = self.call("POST", "/api/v1/auth/login", Some(json!({"username": name, "password": password}))).await?;
+        if r.status == StatusCode::OK {
+            self.csrf = r.body["csrf_token"].as_str().map(str::to_owned);
+        }
+        Ok(r)
+    }
+}
+
+pub(crate) const ADMIN_PW: &str = "admin password 1";
+pub(crate) const VIEWER_PW: &str = "viewer password 1";
+
+/// Two operators, two entities with messages and augmented memories (one holding markup).
+pub(crate) async fn seeded(url: &str) -> anyhow::Result<Memori> {
+    let m = memori(url).await?;
+    m.put_operator("ada", &hash_password(ADMIN_PW)?, "admin", "test").await?;
+    m.put_operator("vic", &hash_password(VIEWER_PW)?, "viewer", "test").await?;
+    let alice = Scope::new("alice", "bot", "s1")?;
+    m.capture(
+        &alice,
+        vec![
+            Message::user("I'm allergic to peanuts and I live in Paris"),
+            Message::assistant("Noted, no peanuts."),
+            Message::user("<script>alert(1)</script> is my favourite snippet"),
+        ],
+    )
+    .await?;
+    m.capture(&Scope::new("bob", "bot", "s9")?, vec![Message::user("Bob likes tennis")]).await?;
+    m.flush().await?;
+    Ok(m)
+}
+
+fn app(m: &Memori) -> Router {
+    router(m.clone(), &ServerOptions { secure_cookies: false, ..ServerOptions::default() })
+}
+
+fn sample_body(method: &str, path: &str) -> Option<Value> {
+    match (method, path) {
+        ("PATCH", _) => Some(json!({"importance": 0.9})),
+        ("POST", "/api/v1/recall/preview") => Some(json!({"entity": "alice", "query": "peanuts"})),
+        ("PUT", _) => Some(json!({"base": null, "settings": {}})),
+        ("POST", "/api/v1/api-keys") => Some(json!({"name": "k", "role": "viewer"})),
+        ("POST", _) | ("DELETE", _) => None,
+        _ => None,
+    }
+}
+
+backend_test!(every_api_route_needs_a_signed_in_operator, |url: String| async move {
+    let m = seeded(&url).await?;
+    let mut anon = Client::new(app(&m));
+    for (method, path, _) in ROUTES {
+        let r = anon.call(method, path, sample_body(method, path)).await?;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path} answered {:?}", r.body);
+        assert_eq!(r.body["code"], "unauthenticated", "{method} {path}");
+    }
+    // Nothing changed: alice is still there.
+    assert_eq!(m.message_count(&EntityId::new("alice")?).await?, 3);
+    // A wrong API key is refused too.
+    anon.bearer = Some("mk_nope_nope".into());
+    assert_eq!(anon.call("GET", "/api/v1/overview", None).await?.status, StatusCode::UNAUTHORIZED);
+    m.shutdown().await;
+    Ok(())
+});
+
+backend_test!(viewers_read_but_cannot_change_anything, |url: String| async move {
+    let m = seeded(&url).await?;
+    let mut viewer = Client::new(app(&m));
+    assert_eq!(viewer.login("vic", VIEWER_PW).await?.status, StatusCode::OK);
+    for (method, path, mutates) in ROUTES {
+        if *path == "/api/v1/auth/logout" {
+            continue;
+        }
+        let r = viewer.call(method, path, sample_body(method, path)).await?;
+        if *mutates {
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path}: {:?}", r.body);
+            assert_eq!(r.body["code"], "forbidden", "{method} {path}");
+        } else if !path.contains("api-keys") {
+            assert!(r.status == StatusCode::OK || r.status == StatusCode::NOT_FOUND, "{method} {path}: {}", r.status);
+        }
+    }
+    assert_eq!(m.message_count(&EntityId::new("alice")?).await?, 3, "the viewer erased nothing");
+    m.shutdown().await;
+    Ok(())
+});
+
+backend_test!(mutations_need_the_csrf_token_and_login_rotates_the_session, |url: String| async move {
+    let m = seeded(&url).await?;
+    let mut admin = Client::new(app(&m));
+    // A session id planted before login is not the one used after it.
+    admin.call("GET", "/api/v1/auth/me", None).await?;
+    let before = admin.cookie.clone();
+    let r = admin.login("ada", ADMIN_PW).await?;
+    assert_eq!(r.status, StatusCode::OK);
+    let set_cookie = r.headers.get(header::SET_COOKIE).expect("login sets the cookie").to_str()?.to_owned();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(flag), "cookie lacks {flag}: {set_cookie}");
+    }
+    assert_ne!(admin.cookie, before);
+    let token = admin.csrf.take().expect("csrf token");
+    for (method, path, mutates) in ROUTES {
+        if !mutates {
+            continue;
+        }
+        let r = admin.call(method, path, sample_body(method, path)).await?;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path} without a token: {:?}", r.body);
+        assert_eq!(r.body["code"], "csrf", "{method} {path}");
+    }
+    admin.csrf = Some("0".repeat(64));
+    assert_eq!(admin.call("DELETE", "/api/v1/entities/alice", None).await?.body["code"], "csrf");
+    assert_eq!(m.message_count(&EntityId::new("alice")?).await?, 3, "nothing was erased without the token");
+    admin.csrf = Some(token);
+    let r = admin.call("PATCH", "/api/v1/memories/999999", Some(json!({"importance": 0.5}))).await?;
+    assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    // Logout ends the session.
+    assert_eq!(admin.call("POST", "/api/v1/auth/logout", None).await?.status, StatusCode::NO_CONTENT);
+    assert_eq!(admin.call("GET", "/api/v1/overview", None).await?.status, StatusCode::UNAUTHORIZED);
+    m.shutdown().await;
+    Ok(())
+});
+
+backend_test!(logins_are_throttled_after_five_failures, |url: String| async move {
+    let m = seeded(&url).await?;
+    let mut c = Client::new(app(&m));
+    for _ in 0..5 {
+        let r = c.login("ada", "wrong password!").await?;
+        assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
+    }
+    let r = c.login("ada", ADMIN_PW).await?;
+    assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_attempts")));
+    assert_eq!(c.login("nobody", "whatever").await?.status, StatusCode::UNAUTHORIZED);
+    m.shutdown().await;
+    Ok(())
+});
+
+/// The rows an entity owns, by table (tables found in the schema: every one with `entity_id`).
+pub(crate) async fn rows_of(m: &Memori, entity_row: i64) -> anyhow::Result<Vec<(String, i64)>> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = m.connection();
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND p.name = 'entity_id' ORDER BY m.name"
+            .to_owned(),
+        sea_orm::DbBackend::Postgres => "SELECT table_name FROM information_schema.columns WHERE column_name = \
+             'entity_id' AND table_schema = current_schema() ORDER BY table_name"
+            .to_owned(),
+        _ => "SELECT table_name FROM information_schema.columns WHERE column_name = 'entity_id' AND \
+              table_schema = DATABASE() ORDER BY table_name"
+            .to_owned(),
+    };
+    let mut out = Vec::new();
+    for row in db.query_all_raw(Statement::from_string(backend, sql)).await? {
+        let table: String = row.try_get_by_index(0)?;
+        let n: i64 = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) FROM {table} WHERE entity_id = {entity_row}"),
+            ))
+            .await?
+            .map(|r| r.try_get_by_index(0))
+            .transpose()?
+            .unwrap_or(0);
+        out.push((table, n));
+    }
+    assert!(out.len() >= 8, "the schema scan found too few tables: {out:?}");
+    Ok(out)
+}
+
+async fn entity_row(m: &Memori, id: &str) -> anyhow::Result<i64> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = m.connection();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "SELECT id FROM memori_entities WHERE external_id = $1",
+                _ => "SELECT id FROM memori_entities WHERE external_id = ?",
+            },
+            [id.into()],
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no entity {id}"))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+backend_test!(export_holds_everything_and_erase_leaves_nothing, |url: String| async move {
+    let m = seeded(&url).await?;
+    let alice_row = entity_row(&m, "alice").await?;
+    let mut admin = Client::new(app(&m));
+    admin.login("ada", ADMIN_PW).await?;
+
+    let r = admin.call("GET", "/api/v1/entities/alice/export", None).await?;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers[header::CONTENT_DISPOSITION].to_str()?.starts_with("attachment"));
+    assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
+    let export: memori_types::admin::EntityExport = serde_json::from_value(r.body)?;
+    let stats = m.stats(&EntityId::new("alice")?).await?;
+    assert_eq!(export.entity.id, "alice");
+    assert_eq!(export.messages.len() as u64, stats.messages);
+    assert_eq!(export.memories.len() as u64, stats.memories);
+    assert_eq!(export.embeddings.len() as u64, stats.embeddings);
+    assert_eq!(export.sessions.len(), 1);
+    assert!(!export.jobs.is_empty());
+    assert!(export.messages.iter().any(|msg| msg.text.contains("<script>alert(1)</script>")), "text kept verbatim");
+    assert!(export.messages.iter().all(|msg| !msg.text.contains("Bob")), "nothing of bob's");
+
+    // The markup is data: the API returns it as a JSON string, unchanged and unexecuted.
+    let markup = export.memories.iter().find(|mm| mm.text.contains("<script>")).expect("markup memory");
+    let r = admin.call("GET", &format!("/api/v1/memories/{}", markup.id), None).await?;
+    assert_eq!(r.body["memory"]["text"].as_str(), Some(markup.text.as_str()));
+    assert!(r.headers[header::CONTENT_TYPE].to_str()?.starts_with("application/json"));
+
+    let before = rows_of(&m, alice_row).await?;
+    assert!(before.iter().filter(|(_, n)| *n > 0).count() >= 5, "alice has rows in most tables: {before:?}");
+    let r = admin.call("DELETE", "/api/v1/entities/alice", None).await?;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let receipt: memori_types::admin::ErasureReceipt = serde_json::from_value(r.body)?;
+    assert_eq!(receipt.removed["memori_messages"], stats.messages);
+    for (table, n) in rows_of(&m, alice_row).await? {
+        assert_eq!(n, 0, "{table} still holds alice's rows after the erase");
+    }
+    assert_eq!(m.message_count(&EntityId::new("bob")?).await?, 1, "bob is untouched");
+    // The audit record says what happened, with counts, and holds nothing of alice's.
+    let audit = m.audit_log(None, 50).await?;
+    let entry = audit.iter().find(|a| a.action == "entity.erase").expect("erase audited");
+    assert_eq!(entry.actor, "ada");
+    let all = serde_json::to_string(&audit)?;
+    for personal in ["alice", "peanuts", "Paris", "<script>"] {
+        assert!(!all.contains(personal), "the audit log holds {personal:?}: {all}");
+    }
+    assert_eq!(admin.call("GET", "/api/v1/entities/alice", None).await?.status, StatusCode::NOT_FOUND);
+    m.shutdown().await;
+    Ok(())
+});
+
+backend_test!(api_keys_act_with_their_role_until_revoked, |url: String| async move {
+    let m = seeded(&url).await?;
+    let mut admin = Client::new(app(&m));
+    admin.login("ada", ADMIN_PW).await?;
+    let r = admin.call("POST", "/api/v1/api-keys", Some(json!({"name": "dsar bot", "role": "admin"}))).await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let token = r.body["token"].as_str().expect("token").to_owned();
+    let key_id = r.body["key"]["id"].as_i64().expect("id");
+    let listed = admin.call("GET", "/api/v1/api-keys", None).await?;
+    assert!(!listed.body.to_string().contains(&token[10..]), "the secret is never listed");
+
+    // A program with the key: no cookie, no CSRF token, erases bob (a deletion request).
+    let mut bot = Client::new(app(&m));
+    bot.bearer = Some(token.clone());
+    let r = bot.call("DELETE", "/api/v1/entities/bob", None).await?;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(m.message_count(&EntityId::new("bob")?).await?, 0);
+    assert_eq!(bot.call("GET", "/api/v1/entities/bob", None).await?.status, StatusCode::NOT_FOUND);
+
+    assert_eq!(admin.call("DELETE", &format!("/api/v1/api-keys/{key_id}"), None).await?.status, StatusCode::NO_CONTENT);
+    let r = bot.call("GET", "/api/v1/overview", None).await?;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a revoked key is refused");
+    m.shutdown().await;
+    Ok(())
+});
+
+backend_test!(admins_tune_correct_and_preview_recall, |url: String| async move {
+    let m = seeded(&url).await?;
+    let mut admin = Client::new(app(&m));
+    admin.login("ada", ADMIN_PW).await?;
+    let r = admin
+        .call("POST", "/api/v1/recall/preview", Some(json!({"entity": "alice", "query": "peanut allergy"})))
+        .await?;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let preview: memori_types::http::RecallPreview = serde_json::from_value(r.body)?;
+    assert!(preview.results.iter().any(|x| x.memory.text.contains("peanuts")));
+    assert!(preview.block.as_deref().is_some_and(|b| b.contains("peanuts")));
+    assert!(preview.results.iter().all(|x| !x.memory.text.contains("Bob")), "another entity never shows");
+
+    // Settings: saved with a base version, a stale base is a conflict, bad values are refused.
+    let current = admin.call("GET", "/api/v1/settings", None).await?.body;
+    let mut settings = current["settings"].clone();
+    settings["recall"]["token_budget"] = json!(300);
+    let r =
+        admin.call("PUT", "/api/v1/settings", Some(json!({"base": current["version"], "settings": settings}))).await?;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["settings"]["recall"]["token_budget"], 300);
+    let stale =
+        admin.call("PUT", "/api/v1/settings", Some(json!({"base": current["version"], "settings": settings}))).await?;
+    assert_eq!((stale.status, stale.body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+    settings["recall"]["token_budget"] = json!(1);
+    let bad = admin.call("PUT", "/api/v1/settings", Some(json!({"base": null, "settings": settings}))).await?;
+    assert_eq!((bad.status, bad.body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_input")));
+    assert_eq!(m.recall_settings().await?.token_budget, 300);
+
+    // A correction re-embeds and is audited by field name only.
+    let detail = admin.call("GET", "/api/v1/entities/alice", None).await?.body;
+    let id = detail["memories"].as_array().and_then(|ms| ms.first()).and_then(|x| x["id"].as_i64()).expect("a memory");
+    let r =
+        admin.call("PATCH", &format!("/api/v1/memories/{id}"), Some(json!({"text": "Allergic to hazelnuts"}))).await?;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["memory"]["text"], "Allergic to hazelnuts");
+    let hits = m.recall(&Scope::new("alice", "bot", "s2")?, "hazelnuts").await?;
+    assert!(hits.iter().any(|h| h.memory.id == id), "the corrected text is searchable");
+    let r = admin.call("PATCH", &format!("/api/v1/memories/{id}"), Some(json!({"text": "  "}))).await?;
+    assert_eq!(r.body["code"], "invalid_input");
+    let r = admin.call("GET", "/api/v1/entities/alice/sessions/s1", None).await?;
+    assert_eq!(r.body.as_array().map(Vec::len), Some(3));
+    let bad_json = admin.call("POST", "/api/v1/recall/preview", Some(json!({"entity": 5}))).await?;
+    assert_eq!(bad_json.body["code"], "invalid_input", "malformed bodies get the JSON error shape");
+    assert_eq!(admin.call("DELETE", &format!("/api/v1/memories/{id}"), None).await?.status, StatusCode::NO_CONTENT);
+    assert_eq!(admin.call("GET", &format!("/api/v1/memories/{id}"), None).await?.status, StatusCode::NOT_FOUND);
+    let audit = admin.call("GET", "/api/v1/audit", None).await?.body.to_string();
+    for action in ["settings.save", "memory.update", "memory.delete"] {
+        assert!(audit.contains(action), "{action} audited");
+    }
+    assert!(!audit.contains("hazelnuts"), "the audit log holds no memory text");
+    m.shutdown().await;
+    Ok(())
+});
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_the_csp_admits_only_the_app_loader() -> anyhow::Result<()> {
+    let (_db, m) = super::sqlite_memori().await?;
+    let dir = tempdir()?;
+    let loader = "import init from '/app.js'; await init();";
+    std::fs::write(
+        dir.join("index.html"),
+        format!("<html><head><script type=\"module\">{loader}</script></head></html>"),
+    )?;
+    std::fs::write(dir.join("app.js"), "export default async function init() {}")?;
+    let app = router(m.clone(), &ServerOptions { assets: Some(dir.clone()), ..ServerOptions::default() });
+    let mut c = Client::new(app);
+    for path in ["/", "/entities/alice", "/app.js", "/api/v1/overview"] {
+        let r = c.call("GET", path, None).await?;
+        let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str()?.to_owned();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("'unsafe-eval'") && !csp.contains("script-src 'self' 'unsafe-inline'"), "{csp}");
+        use sha2::Digest;
+        let hash = base64_std(&sha2::Sha256::digest(loader.as_bytes()));
+        assert!(csp.contains(&format!("'sha256-{hash}'")), "the loader's hash is allowed: {csp}");
+        assert_eq!(r.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert_eq!(r.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+    }
+    let r = c.call("GET", "/entities/alice", None).await?;
+    assert!(r.body.as_str().is_some_and(|b| b.contains("<script type=\"module\">")), "SPA routes serve the app");
+    m.shutdown().await;
+    Ok(())
+}
+
+fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn tempdir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("memori-assets-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
