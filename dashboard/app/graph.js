@@ -1,5 +1,5 @@
 // Glue between the Rust app and Cytoscape.js: the library lays out and draws the graph
-// (force-directed "cose" layout, pan, zoom, selection); names are set as data, never as HTML.
+// (concentric layout, pan, zoom, selection); names are set as data, never as HTML.
 window.memoriGraph = {
   render(container, json, onSelect) {
     const g = JSON.parse(json);
@@ -13,6 +13,8 @@ window.memoriGraph = {
       container,
       elements,
       wheelSensitivity: 0.3,
+      minZoom: 0.2,
+      maxZoom: 3,
       style: [
         { selector: 'node', style: { 'label': 'data(label)', 'background-color': '#4f6bed', 'color': '#1d2433',
           'font-size': 11, 'text-valign': 'bottom', 'text-margin-y': 4, 'width': 18, 'height': 18 } },
@@ -23,8 +25,12 @@ window.memoriGraph = {
           'text-rotation': 'autorotate', 'color': '#5a6478' } },
         { selector: 'edge[old = 1]', style: { 'line-style': 'dashed', 'opacity': 0.5 } },
       ],
-      layout: { name: 'cose', animate: false, nodeRepulsion: 8000, idealEdgeLength: 90 },
+      // An entity's graph is an ego network around the user: rings by degree read best.
+      layout: { name: 'concentric', concentric: n => n.degree(), levelWidth: () => 1, minNodeSpacing: 50,
+                padding: 40, animate: false },
     });
+    // A small graph fitted to the box would be drawn huge: cap the initial zoom.
+    if (cy.zoom() > 1.1) { cy.zoom(1.1); cy.center(); }
     cy.on('tap', 'node', evt => onSelect(evt.target.id()));
     container._cy = cy;
   },

@@ -445,3 +445,27 @@ fn tempdir() -> anyhow::Result<std::path::PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+#[test]
+fn the_openapi_document_lists_exactly_the_routes_tested_here() -> anyhow::Result<()> {
+    let doc: Value = serde_json::from_str(include_str!("../../dashboard/openapi.json"))?;
+    let mut documented: Vec<String> = Vec::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for method in ops.as_object().expect("operations").keys() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    let mut tested: Vec<String> = ROUTES
+        .iter()
+        .map(|(m, p, _)| {
+            let p = p.trim_start_matches("/api/v1").replace("/alice", "/{id}").replace("/s1", "/{session}");
+            let p = p.split('/').map(|s| if s.parse::<i64>().is_ok() { "{id}" } else { s }).collect::<Vec<_>>().join("/");
+            format!("{m} {p}")
+        })
+        .collect();
+    tested.push("POST /auth/login".into());
+    documented.sort();
+    tested.sort();
+    assert_eq!(documented, tested);
+    Ok(())
+}

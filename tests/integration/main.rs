@@ -3,6 +3,7 @@
 mod agent;
 mod augment;
 mod dashboard_api;
+mod dashboard_e2e;
 mod embedding_model;
 mod jobs;
 mod provider;

@@ -57,6 +57,31 @@ fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
 #[test]
 fn only_the_store_touches_sea_orm() {
     assert_eq!(offenders("sea_orm", &["store.rs"]), Vec::<String>::new());
+    // The dashboard (server and app) reaches the database only through `Memori`.
+    let dashboard: Vec<String> = files_under("dashboard")
+        .into_iter()
+        .filter(|f| std::fs::read_to_string(f).unwrap_or_default().contains("sea_orm"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert_eq!(dashboard, Vec::<String>::new());
+}
+
+#[test]
+fn the_browser_app_links_no_server_code() {
+    let manifest = std::fs::read_to_string(root().join("dashboard/app/Cargo.toml")).unwrap();
+    let deps = manifest.split("[dependencies]").nth(1).expect("a [dependencies] table");
+    let deps = deps.split("\n[").next().unwrap_or_default();
+    for server_side in ["memori-rig", "memori-dashboard", "sea-orm", "axum", "tokio", "fastembed", "rig-core"] {
+        assert!(
+            !deps.lines().any(|l| l.trim_start().starts_with(server_side)),
+            "dashboard/app depends on {server_side}"
+        );
+    }
+    assert!(deps.contains("memori-types"), "the app shares the API's types");
+    let types = std::fs::read_to_string(root().join("memori-rig/types/Cargo.toml")).unwrap();
+    for server_side in ["sea-orm", "tokio", "memori-rig.workspace", "rig-core"] {
+        assert!(!types.contains(server_side), "memori-types depends on {server_side}");
+    }
 }
 
 #[test]

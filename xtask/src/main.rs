@@ -1,12 +1,19 @@
 //! `cargo xtask`: the project's build chores, in Rust so that they run wherever cargo does.
 //!
 //! - `cargo xtask setup`: fetch the local embedding model and ONNX Runtime (`memori setup`).
-//! - `cargo xtask demo`: setup, then the offline quickstart over an embedded SQLite database.
-//! - `cargo xtask test`: setup, make sure PostgreSQL and MariaDB are up (starting them and
-//!   creating the test login when they are local), then every test on all three databases.
-//! - `cargo xtask lint`: rustfmt check and clippy with warnings as errors.
+//! - `cargo xtask dashboard`: build the dashboard's browser app with Trunk into
+//!   `$MEMORI_HOME/dashboard-dist`, installing the pinned tools first when missing.
+//! - `cargo xtask demo`: setup and dashboard, import sample conversations and run a rig agent
+//!   over an embedded SQLite database (the offline quickstart), then serve the dashboard on it
+//!   with a fresh one-time admin password.
+//! - `cargo xtask test`: setup and dashboard, make sure PostgreSQL and MariaDB are up (starting
+//!   them and creating the test login when they are local), then every test on all three
+//!   databases, the browser tests in headless Chromium included.
+//! - `cargo xtask lint`: rustfmt check and clippy with warnings as errors (the browser app is
+//!   checked for wasm32).
 
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -19,37 +26,32 @@ fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
         "setup" => setup(),
-        "demo" => {
-            setup()?;
-            cargo(&[
-                "run",
-                "--quiet",
-                "-p",
-                "memori-examples",
-                "--example",
-                "quickstart",
-                "--",
-                "target/memori-demo.db",
-            ])
-        }
+        "dashboard" => dashboard().map(|_| ()),
+        "demo" => demo(),
         "test" => {
             setup()?;
+            let assets = dashboard()?;
+            browser()?;
             let (pg, my) = databases()?;
             let mut cmd = cargo_cmd(&["test", "--workspace", "--all-targets"]);
             cmd.env("MEMORI_TEST_POSTGRES_URL", pg)
                 .env("MEMORI_TEST_MYSQL_URL", my)
                 .env("MEMORI_TEST_REQUIRE_ALL_BACKENDS", "1")
-                .env("MEMORI_TEST_REQUIRE_MODEL", "1");
+                .env("MEMORI_TEST_REQUIRE_MODEL", "1")
+                .env("MEMORI_TEST_DASHBOARD_ASSETS", &assets)
+                .env("MEMORI_TEST_REQUIRE_BROWSER", "1");
             run(&mut cmd)?;
             // Doc tests (the crate docs and README snippets) are not part of --all-targets.
             run(cargo_cmd(&["test", "--workspace", "--doc"]).env("MEMORI_TEST_REQUIRE_MODEL", "1"))
         }
         "lint" => {
             cargo(&["fmt", "--all", "--check"])?;
-            cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+            cargo(&["clippy", "--workspace", "--all-targets", "--exclude", "memori-app", "--", "-D", "warnings"])?;
+            wasm_target()?;
+            cargo(&["clippy", "-p", "memori-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])
         }
         _ => {
-            eprintln!("usage: cargo xtask <setup|demo|test|lint>");
+            eprintln!("usage: cargo xtask <setup|dashboard|demo|test|lint>");
             bail!("unknown task {task:?}")
         }
     }
@@ -139,4 +141,132 @@ fn databases() -> anyhow::Result<(String, String)> {
         }
     };
     Ok((pg, my))
+}
+
+/// `$MEMORI_HOME`, default `~/.cache/memori-rig`: model files, tools, the built app.
+fn memori_home() -> PathBuf {
+    std::env::var_os("MEMORI_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".cache/memori-rig")
+    })
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// The first line `program --version` prints, if it runs.
+fn version_of(program: &Path) -> Option<String> {
+    let out = Command::new(program).arg("--version").output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_owned())
+}
+
+fn wasm_target() -> anyhow::Result<()> {
+    let out = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown")) {
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+/// Trunk 0.21.14 and wasm-bindgen-cli 0.2.130 (built once into `$MEMORI_HOME/tools`),
+/// binaryen 132's wasm-opt (npm), and the app's npm packages. Returns the PATH to build with.
+fn dashboard_tools() -> anyhow::Result<std::ffi::OsString> {
+    wasm_target()?;
+    let tools = memori_home().join("tools");
+    let bin = tools.join("bin");
+    let install = |krate: &str, binary: &str, want: &str, locked: bool| -> anyhow::Result<()> {
+        if version_of(&bin.join(binary)).is_some_and(|v| v.contains(want)) {
+            return Ok(());
+        }
+        eprintln!("xtask: building {krate} into {} (once; several minutes)", tools.display());
+        let root = tools.to_string_lossy().into_owned();
+        let target = memori_home().join("tools-build").to_string_lossy().into_owned();
+        let mut args = vec!["install", "--root", &root, "--target-dir", &target, krate];
+        // wasm-bindgen-cli's lock names a crate version the registry mirror lacks (ENV.md).
+        if locked {
+            args.push("--locked");
+        }
+        run(cargo_cmd(&args)
+            .env_remove("CARGO_TARGET_DIR")
+            .env("CARGO_PROFILE_RELEASE_LTO", "off")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"))
+    };
+    install("trunk@0.21.14", "trunk", "0.21.14", true)?;
+    install("wasm-bindgen-cli@0.2.130", "wasm-bindgen", "0.2.130", false)?;
+    let binaryen = tools.join("binaryen");
+    let wasm_opt = binaryen.join("node_modules/.bin/wasm-opt");
+    if !version_of(&wasm_opt).is_some_and(|v| v.contains("version 132")) {
+        std::fs::create_dir_all(&binaryen)?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&binaryen)
+            .arg("binaryen@132.0.0"))
+        .context("cannot install binaryen 132 from npm (needs node and npm)")?;
+    }
+    let app = root().join("dashboard/app");
+    if !app.join("node_modules/cytoscape/dist/cytoscape.min.js").is_file() {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&app))
+            .context("cannot install the app's npm packages (dashboard/app/package-lock.json)")?;
+    }
+    let mut paths = vec![bin, binaryen.join("node_modules/.bin")];
+    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    Ok(std::env::join_paths(paths)?)
+}
+
+/// Build the browser app with Trunk; returns the directory holding `index.html`.
+fn dashboard() -> anyhow::Result<PathBuf> {
+    let path = dashboard_tools()?;
+    let dist = memori_home().join("dashboard-dist");
+    run(Command::new(memori_home().join("tools/bin/trunk"))
+        .args(["build", "--release", "--dist"])
+        .arg(&dist)
+        .current_dir(root())
+        .env("PATH", path))
+    .context("trunk could not build the dashboard app")?;
+    Ok(dist)
+}
+
+/// Headless Chromium and ChromeDriver for the browser tests (Debian's packages).
+fn browser() -> anyhow::Result<()> {
+    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
+        return Ok(());
+    }
+    bail!(
+        "the browser tests need Chromium and ChromeDriver: `apt-get install -y chromium chromium-driver` \
+         (.ci/run does this)"
+    )
+}
+
+/// The main job: a dashboard over an embedded SQLite database holding real captured and
+/// augmented memories, with a fresh admin password printed once.
+fn demo() -> anyhow::Result<()> {
+    setup()?;
+    let assets = dashboard()?;
+    let db = root().join("target/memori-demo.db");
+    let db_arg = db.to_string_lossy().into_owned();
+    // Imports the sample conversations (offline extractor, local MiniLM embeddings) and runs a
+    // rig agent in a new session, whose exchange is captured too.
+    cargo(&["run", "--quiet", "-p", "memori-examples", "--example", "quickstart", "--", &db_arg])?;
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let password = one_time_password();
+    let memori = |args: &[&str]| {
+        let mut cmd = cargo_cmd(&["run", "--quiet", "-p", "memori-dashboard", "--bin", "memori", "--"]);
+        cmd.args(["--database-url", &url]).args(args);
+        cmd
+    };
+    run(memori(&["user", "add", "admin", "--role", "admin"]).env("MEMORI_PASSWORD", &password))?;
+    let bind = std::env::var("MEMORI_BIND").unwrap_or_else(|_| "127.0.0.1:7700".into());
+    println!(
+        "\n  memori dashboard: http://{bind}\n  sign in as admin with the one-time password {password}\n  (a new one is set each time `cargo xtask demo` runs; Ctrl-C stops)\n"
+    );
+    run(&mut memori(&["serve", "--bind", &bind, "--assets", &assets.to_string_lossy()]))
+}
+
+/// 20 random characters from the kernel's generator.
+fn one_time_password() -> String {
+    let mut buf = [0u8; 20];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).expect("/dev/urandom is readable");
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";
+    buf.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
 }

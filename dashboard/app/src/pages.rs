@@ -108,10 +108,10 @@ pub(crate) fn Entities() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-                <p class="pager">
-                    <button disabled=off == 0 on:click=move |_| offset.update(|o| *o = o.saturating_sub(LIMIT))>"← Previous"</button>
+                <p class="pager" id="pager">
+                    <button disabled={off == 0} on:click=move |_| offset.update(|o| *o = o.saturating_sub(LIMIT))>"← Previous"</button>
                     {format!(" {}–{} of {total} ", (off + 1).min(total), (off + LIMIT).min(total))}
-                    <button disabled=off + LIMIT >= total on:click=move |_| offset.update(|o| *o += LIMIT)>"Next →"</button>
+                    <button disabled={off + LIMIT >= total} on:click=move |_| offset.update(|o| *o += LIMIT)>"Next →"</button>
                 </p>
             }
         })}
