@@ -459,7 +459,8 @@ fn the_openapi_document_lists_exactly_the_routes_tested_here() -> anyhow::Result
         .iter()
         .map(|(m, p, _)| {
             let p = p.trim_start_matches("/api/v1").replace("/alice", "/{id}").replace("/s1", "/{session}");
-            let p = p.split('/').map(|s| if s.parse::<i64>().is_ok() { "{id}" } else { s }).collect::<Vec<_>>().join("/");
+            let p =
+                p.split('/').map(|s| if s.parse::<i64>().is_ok() { "{id}" } else { s }).collect::<Vec<_>>().join("/");
             format!("{m} {p}")
         })
         .collect();

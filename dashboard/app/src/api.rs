@@ -38,7 +38,7 @@ impl std::fmt::Display for Failure {
 
 pub(crate) type ApiResult<T> = Result<T, Failure>;
 
-fn network(e: gloo_net::Error) -> Failure {
+fn network(e: &gloo_net::Error) -> Failure {
     Failure { status: 0, code: "network".into(), message: format!("the server cannot be reached: {e}") }
 }
 
@@ -86,12 +86,12 @@ fn url(path: &str) -> String {
 
 /// `GET`.
 pub(crate) async fn get<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
-    finish(Request::get(&url(path)).send().await.map_err(network)?).await
+    finish(Request::get(&url(path)).send().await.map_err(|e| network(&e))?).await
 }
 
 async fn send_json<T: DeserializeOwned>(b: RequestBuilder, body: &impl Serialize) -> ApiResult<T> {
-    let req = with_csrf(b).json(body).map_err(network)?;
-    finish(req.send().await.map_err(network)?).await
+    let req = with_csrf(b).json(body).map_err(|e| network(&e))?;
+    finish(req.send().await.map_err(|e| network(&e))?).await
 }
 
 /// `POST` with a JSON body.
@@ -111,5 +111,5 @@ pub(crate) async fn patch<T: DeserializeOwned>(path: &str, body: &impl Serialize
 
 /// `DELETE`.
 pub(crate) async fn delete<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
-    finish(with_csrf(Request::delete(&url(path))).send().await.map_err(network)?).await
+    finish(with_csrf(Request::delete(&url(path))).send().await.map_err(|e| network(&e))?).await
 }

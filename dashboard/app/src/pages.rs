@@ -190,14 +190,14 @@ pub(crate) fn EntityPage() -> impl IntoView {
                             <li><span class="muted">{when(t)}</span>" "<b>{what}</b>" "{text}</li>
                         }).collect_view()}</ul>
                     }.into_any(),
-                    _ => by_kind(memories.clone()).into_any(),
+                    _ => by_kind(&memories).into_any(),
                 }}
             }
         })}
     }
 }
 
-fn by_kind(memories: Vec<Memory>) -> impl IntoView {
+fn by_kind(memories: &[Memory]) -> impl IntoView {
     MemoryKind::ALL
         .into_iter()
         .filter_map(|k| {
@@ -228,7 +228,7 @@ fn timeline(d: &EntityDetail) -> Vec<(chrono::DateTime<chrono::Utc>, String, Str
                 .map(|s| (s.created_at, "session".to_owned(), format!("{} started ({})", s.id, s.process))),
         )
         .collect();
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by_key(|i| std::cmp::Reverse(i.0));
     items
 }
 
@@ -340,7 +340,7 @@ pub(crate) fn MemoryPage() -> impl IntoView {
                     <tr><th>"Mentions"</th><td>{m.mention_count}</td></tr>
                     <tr><th>"Last seen"</th><td>{when(m.last_seen_at)}</td></tr>
                     <tr><th>"Session"</th><td>{m.session.clone().unwrap_or_default()}</td></tr>
-                    <tr><th>"Process"</th><td>{m.process.clone().unwrap_or_default()}</td></tr>
+                    <tr><th>"Process"</th><td>{m.process.unwrap_or_default()}</td></tr>
                 </table>
                 <h2>"Provenance"</h2>
                 <div class="transcript">{d.sources.into_iter().map(|s| {

@@ -163,24 +163,24 @@ pub(crate) async fn login(
     let role = OperatorRole::parse(&record.role).unwrap_or(OperatorRole::Viewer);
     let signed = SignedIn { name: record.name, role, csrf: hex(&random_bytes::<32>()) };
     // A new session id on every login: a session id planted before login is worth nothing.
-    session.cycle_id().await.map_err(session_err)?;
-    session.insert(SESSION_KEY, &signed).await.map_err(session_err)?;
+    session.cycle_id().await.map_err(|e| session_err(&e))?;
+    session.insert(SESSION_KEY, &signed).await.map_err(|e| session_err(&e))?;
     Ok(Json(Me { name: signed.name, role, csrf_token: Some(signed.csrf) }))
 }
 
 /// `POST /api/v1/auth/logout`: ends the session (CSRF-checked like every mutation).
 pub(crate) async fn logout(session: Session, _op: Operator) -> Result<axum::http::StatusCode, ApiError> {
-    session.flush().await.map_err(session_err)?;
+    session.flush().await.map_err(|e| session_err(&e))?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/auth/me`.
 pub(crate) async fn me(session: Session, op: Operator) -> Result<Json<Me>, ApiError> {
-    let signed: Option<SignedIn> = session.get(SESSION_KEY).await.map_err(session_err)?;
+    let signed: Option<SignedIn> = session.get(SESSION_KEY).await.map_err(|e| session_err(&e))?;
     Ok(Json(Me { name: op.name, role: op.role, csrf_token: signed.map(|s| s.csrf) }))
 }
 
-fn session_err(e: tower_sessions::session::Error) -> ApiError {
+fn session_err(e: &tower_sessions::session::Error) -> ApiError {
     ApiError::unavailable(format!("session store: {e}"))
 }
 
@@ -203,7 +203,7 @@ impl FromRequestParts<AppState> for Operator {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::internal("the session layer is missing"))?;
-        let signed: Option<SignedIn> = session.get(SESSION_KEY).await.map_err(session_err)?;
+        let signed: Option<SignedIn> = session.get(SESSION_KEY).await.map_err(|e| session_err(&e))?;
         let Some(signed) = signed else {
             return Err(ApiError::unauthenticated());
         };
@@ -220,7 +220,7 @@ impl FromRequestParts<AppState> for Operator {
         // The account may have been removed or demoted since login: the database decides.
         let record = state.memori.operator(&signed.name).await?;
         let Some(record) = record else {
-            session.flush().await.map_err(session_err)?;
+            session.flush().await.map_err(|e| session_err(&e))?;
             return Err(ApiError::unauthenticated());
         };
         let role = OperatorRole::parse(&record.role).unwrap_or(OperatorRole::Viewer);

@@ -25,7 +25,7 @@ impl MemoriSessionStore {
     }
 }
 
-fn backend(e: memori_rig::Error) -> Error {
+fn backend(e: &memori_rig::Error) -> Error {
     Error::Backend(e.to_string())
 }
 
@@ -49,7 +49,7 @@ impl SessionStore for MemoriSessionStore {
             match self.memori.create_web_session(&record.id.to_string(), &data, expires, operator.as_deref()).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::Conflict => record.id = Id::default(),
-                Err(e) => return Err(backend(e)),
+                Err(e) => return Err(backend(&e)),
             }
         }
     }
@@ -57,17 +57,20 @@ impl SessionStore for MemoriSessionStore {
     async fn save(&self, record: &Record) -> Result<()> {
         let (data, expires) = encode(record)?;
         let operator = operator_of(record);
-        self.memori.save_web_session(&record.id.to_string(), &data, expires, operator.as_deref()).await.map_err(backend)
+        self.memori
+            .save_web_session(&record.id.to_string(), &data, expires, operator.as_deref())
+            .await
+            .map_err(|e| backend(&e))
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        match self.memori.web_session(&id.to_string()).await.map_err(backend)? {
+        match self.memori.web_session(&id.to_string()).await.map_err(|e| backend(&e))? {
             Some(data) => serde_json::from_str(&data).map(Some).map_err(|e| Error::Decode(e.to_string())),
             None => Ok(None),
         }
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        self.memori.delete_web_session(&id.to_string()).await.map_err(backend)
+        self.memori.delete_web_session(&id.to_string()).await.map_err(|e| backend(&e))
     }
 }
