@@ -83,3 +83,34 @@ fn bad_arguments_get_clear_errors() {
     let out = memori(&tmp, &["recall", "--entity", "a", "--as-of", "last tuesday", "x"]);
     assert!(text(&out.stderr).contains("--as-of \"last tuesday\" is not a date"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn user_add_takes_the_password_from_the_environment_and_checks_it() {
+    if !memori_tests::model_available() {
+        return;
+    }
+    let tmp = Tmp::new();
+    let add = |name: &str, role: &str, password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_memori"))
+            .arg("--database-url")
+            .arg(tmp.url())
+            .args(["user", "add", name, "--role", role])
+            .env("MEMORI_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let out = add("ann", "admin", "a long enough password");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "added operator ann (admin)");
+    let out = add("ann", "viewer", "another long password");
+    assert_eq!(text(&out.stdout).trim(), "updated operator ann (viewer)");
+    let out = add("bo", "admin", "short");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("at least 12 characters"), "{}", text(&out.stderr));
+    let out = add("bo", "root", "a long enough password");
+    assert!(text(&out.stderr).contains("is not admin or viewer"), "{}", text(&out.stderr));
+    let out = memori(&tmp, &["user", "list"]);
+    let listed = text(&out.stdout);
+    assert!(listed.contains("ann") && listed.contains("viewer") && !listed.contains("bo "), "{listed}");
+    assert!(!listed.contains("argon2"), "hashes are never printed");
+}

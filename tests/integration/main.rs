@@ -6,6 +6,7 @@ mod dashboard_api;
 mod dashboard_e2e;
 mod embedding_model;
 mod jobs;
+mod operators;
 mod provider;
 mod recall;
 mod store;

@@ -1,0 +1,69 @@
+//! Operator features through the library on every backend: retention per process, memory
+//! corrections and their audit records, web sessions.
+
+use chrono::{Duration, Utc};
+use memori_rig::{EntityId, Message, RetentionPolicy, Scope, Settings};
+use memori_tests::backend_test;
+
+use super::memori;
+
+backend_test!(retention_deletes_old_data_per_process_and_keeps_the_rest, |url: String| async move {
+    let m = memori(&url).await?;
+    let old = Utc::now() - Duration::days(90);
+    let recent = Utc::now() - Duration::days(2);
+    let say = |text: &str, at| Message::user(text).said_at(at);
+    // carol talks to two agents; "support" keeps data for a year, everything else 30 days.
+    m.capture(&Scope::new("carol", "chat", "c-old")?, vec![say("I live in Oslo", old)]).await?;
+    m.capture(&Scope::new("carol", "chat", "c-new")?, vec![say("I like skiing", recent)]).await?;
+    m.capture(&Scope::new("carol", "support", "t-old")?, vec![say("My order 42 is late", old)]).await?;
+    m.capture(&Scope::new("dave", "chat", "d-old")?, vec![say("I live in Rome", old)]).await?;
+    m.flush().await?;
+    let carol = EntityId::new("carol")?;
+    assert_eq!(m.message_count(&carol).await?, 3);
+
+    let (version, _) = m.settings().await?;
+    let mut policy = RetentionPolicy { days: Some(30), ..RetentionPolicy::default() };
+    policy.processes.insert("support".into(), 365);
+    m.save_settings(Some(version), &Settings { retention: policy, ..Settings::default() }, "test").await?;
+    let receipt = m.apply_retention("test").await?;
+    assert_eq!(receipt.removed["memori_messages"], 2, "{receipt:?}");
+    assert!(receipt.removed["memori_sessions"] >= 2, "{receipt:?}");
+
+    let left = m.export_entity(&carol).await?;
+    let texts: Vec<&str> = left.messages.iter().map(|msg| msg.text.as_str()).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts.contains(&"I like skiing") && texts.contains(&"My order 42 is late"), "{texts:?}");
+    assert!(left.memories.iter().all(|mm| !mm.text.contains("Oslo")), "old memories go with their messages");
+    assert!(left.sessions.iter().all(|s| s.id != "c-old"), "the emptied session is gone");
+    assert_eq!(m.message_count(&EntityId::new("dave")?).await?, 0);
+    let recalled = m.recall(&Scope::new("carol", "chat", "c-new")?, "where does carol live? Oslo").await?;
+    assert!(recalled.iter().all(|r| !r.memory.text.contains("Oslo")), "recall forgets it too");
+
+    // Zero days is refused rather than erasing everything at once.
+    let bad =
+        Settings { retention: RetentionPolicy { days: Some(0), ..RetentionPolicy::default() }, ..Settings::default() };
+    assert_eq!(m.save_settings(None, &bad, "test").await.unwrap_err().kind(), memori_rig::ErrorKind::InvalidInput);
+    let audit = m.audit_log(None, 10).await?;
+    assert!(audit.iter().any(|a| a.action == "retention.apply"));
+    m.shutdown().await;
+    Ok(())
+});
+
+backend_test!(web_sessions_expire_and_ids_never_collide, |url: String| async move {
+    let m = memori(&url).await?;
+    let future = (Utc::now() + Duration::hours(1)).timestamp_millis();
+    let past = (Utc::now() - Duration::hours(1)).timestamp_millis();
+    m.create_web_session("a", "{}", future, Some("ada")).await?;
+    let err = m.create_web_session("a", "{\"x\":1}", future, None).await.unwrap_err();
+    assert_eq!(err.kind(), memori_rig::ErrorKind::Conflict, "a taken id is a conflict, not an overwrite");
+    assert_eq!(m.web_session("a").await?.as_deref(), Some("{}"));
+    m.save_web_session("a", "{\"y\":2}", future, Some("ada")).await?;
+    assert_eq!(m.web_session("a").await?.as_deref(), Some("{\"y\":2}"));
+    m.save_web_session("b", "{}", past, None).await?;
+    assert_eq!(m.web_session("b").await?, None, "expired sessions do not load");
+    assert_eq!(m.delete_expired_web_sessions().await?, 1);
+    m.delete_web_session("a").await?;
+    assert_eq!(m.web_session("a").await?, None);
+    m.shutdown().await;
+    Ok(())
+});
