@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use memori_types::settings::{Fusion, RecallConfig, RetentionPolicy, Settings};
+pub use memori_types::settings::{
+    ExtractionSettings, ExtractorChoice, Fusion, RecallConfig, RetentionPolicy, Settings,
+};
 
 /// What happens to the user's agent call when memory fails.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -61,7 +61,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use augment::{Extractor, OfflineExtractor};
-pub use config::{AugmentConfig, Config, FailureMode, Fusion, JobConfig, RecallConfig, RetentionPolicy, Settings};
+pub use config::{
+    AugmentConfig, Config, ExtractionSettings, ExtractorChoice, FailureMode, Fusion, JobConfig, RecallConfig,
+    RetentionPolicy, Settings,
+};
 pub use embed::Embedder;
 pub use error::{Error, ErrorKind, Result};
 pub use model::{
@@ -138,6 +141,50 @@ struct CachedSettings {
     version: i64,
     checked: Option<std::time::Instant>,
     recall: Arc<RecallConfig>,
+    extractor: config::ExtractorChoice,
+}
+
+impl Inner {
+    /// The recall settings and extractor choice in effect: the cached ones while younger than
+    /// [`Config::settings_refresh`], else re-read when the settings table has a newer version.
+    /// A saved version that does not parse or validate is skipped with a warning.
+    pub(crate) async fn current_settings(&self) -> Result<(Arc<RecallConfig>, config::ExtractorChoice)> {
+        let (version, fresh, recall, extractor) = {
+            let s = self.settings.read().map_err(|_| Error::new(ErrorKind::Closed, "settings lock poisoned"))?;
+            let fresh = s.checked.is_some_and(|t| t.elapsed() < self.config.settings_refresh);
+            (s.version, fresh, Arc::clone(&s.recall), s.extractor)
+        };
+        if fresh {
+            return Ok((recall, extractor));
+        }
+        let latest = store::settings::latest_version(&self.db).await?;
+        let (recall, extractor) = if latest == version {
+            (recall, extractor)
+        } else {
+            match store::settings::latest(&self.db).await? {
+                Some((_, body)) => match serde_json::from_str::<Settings>(&body) {
+                    Ok(s) if s.recall.validate().is_ok() => (Arc::new(s.recall), s.extraction.extractor),
+                    Ok(_) | Err(_) => {
+                        tracing::warn!(
+                            version = latest,
+                            "saved settings do not parse or are out of range; keeping the previous ones"
+                        );
+                        (recall, extractor)
+                    }
+                },
+                None => (Arc::new(self.config.recall.clone()), config::ExtractorChoice::default()),
+            }
+        };
+        if let Ok(mut s) = self.settings.write() {
+            *s = CachedSettings {
+                version: latest,
+                checked: Some(std::time::Instant::now()),
+                recall: Arc::clone(&recall),
+                extractor,
+            };
+        }
+        Ok((recall, extractor))
+    }
 }
 
 /// Stops the workers when the last [`Memori`] handle is dropped.
@@ -258,6 +305,7 @@ impl MemoriBuilder {
                 version: 0,
                 checked: None,
                 recall: Arc::new(self.config.recall.clone()),
+                extractor: config::ExtractorChoice::default(),
             }),
             config: self.config,
             wake: Notify::new(),
@@ -476,40 +524,7 @@ impl Memori {
     /// [`Config::settings_refresh`]), or the builder's [`Config::recall`] if none was saved.
     /// A saved version that no longer parses is logged and skipped.
     pub async fn recall_settings(&self) -> Result<Arc<RecallConfig>> {
-        let (version, fresh, current) = {
-            let s = self.inner.settings.read().map_err(|_| Error::new(ErrorKind::Closed, "settings lock poisoned"))?;
-            let fresh = s.checked.is_some_and(|t| t.elapsed() < self.inner.config.settings_refresh);
-            (s.version, fresh, Arc::clone(&s.recall))
-        };
-        if fresh {
-            return Ok(current);
-        }
-        let latest = store::settings::latest_version(&self.inner.db).await?;
-        let recall = if latest == version {
-            current
-        } else {
-            match store::settings::latest(&self.inner.db).await? {
-                Some((_, body)) => match serde_json::from_str::<Settings>(&body) {
-                    Ok(s) if s.recall.validate().is_ok() => Arc::new(s.recall),
-                    Ok(_) | Err(_) => {
-                        tracing::warn!(
-                            version = latest,
-                            "saved settings do not parse or are out of range; keeping the previous ones"
-                        );
-                        current
-                    }
-                },
-                None => Arc::new(self.inner.config.recall.clone()),
-            }
-        };
-        if let Ok(mut s) = self.inner.settings.write() {
-            *s = CachedSettings {
-                version: latest,
-                checked: Some(std::time::Instant::now()),
-                recall: Arc::clone(&recall),
-            };
-        }
-        Ok(recall)
+        Ok(self.inner.current_settings().await?.0)
     }
 
     /// The newest saved settings and their version (version 0 and the builder's configuration
@@ -543,6 +558,7 @@ impl Memori {
                 version,
                 checked: Some(std::time::Instant::now()),
                 recall: Arc::new(settings.recall.clone()),
+                extractor: settings.extraction.extractor,
             };
         }
         Ok(version)

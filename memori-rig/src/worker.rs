@@ -243,6 +243,19 @@ struct Found {
 /// Run the extractor over each session window of one job.
 async fn extract_job(inner: &Inner, sessions: &[Vec<&store::StoredMessage>]) -> Result<Found> {
     let mut out = Found::default();
+    // Operators may switch every process to the offline extractor in the settings.
+    let choice = match inner.current_settings().await {
+        Ok((_, choice)) => choice,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read settings; using the configured extractor");
+            crate::config::ExtractorChoice::Configured
+        }
+    };
+    let offline = augment::OfflineExtractor;
+    let extractor: &dyn augment::Extractor = match choice {
+        crate::config::ExtractorChoice::Offline => &offline,
+        crate::config::ExtractorChoice::Configured => &*inner.extractor,
+    };
     for messages in sessions {
         let first = messages[0];
         let summary = store::session_summary(&inner.db, first.session_id).await?;
@@ -260,14 +273,14 @@ async fn extract_job(inner: &Inner, sessions: &[Vec<&store::StoredMessage>]) -> 
                 .collect(),
         };
         let timeout = inner.config.augment.extract_timeout;
-        let mut extraction = tokio::time::timeout(timeout, inner.extractor.extract(&window))
+        let mut extraction = tokio::time::timeout(timeout, extractor.extract(&window))
             .await
             .map_err(|_| Error::new(crate::ErrorKind::Timeout, format!("extraction took longer than {timeout:?}")))??;
         let dropped = augment::sanitize(&mut extraction, &window);
         if dropped > 0 {
             tracing::warn!(
                 dropped,
-                extractor = inner.extractor.id(),
+                extractor = extractor.id(),
                 "extractor returned unusable memories; they were dropped"
             );
         }

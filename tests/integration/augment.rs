@@ -206,7 +206,7 @@ backend_test!(recall_skips_invalidated_memories_unless_asked_or_back_in_time, |u
 
 /// A model that is always down: extraction fails, the job retries and becomes a dead letter,
 /// the messages and their episodes stay.
-struct Down;
+pub(crate) struct Down;
 
 #[async_trait::async_trait]
 impl Extractor for Down {

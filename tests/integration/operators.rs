@@ -67,3 +67,40 @@ backend_test!(web_sessions_expire_and_ids_never_collide, |url: String| async mov
     m.shutdown().await;
     Ok(())
 });
+
+backend_test!(operators_can_switch_every_worker_to_the_offline_extractor, |url: String| async move {
+    // The configured extractor (a model that is down) fails every job until operators switch
+    // to the offline one in the settings; the switch reaches the worker without a restart.
+    let m = memori_rig::Memori::builder()
+        .database_url(&url)
+        .embedder(memori_rig::embed::HashEmbedder::default())
+        .extractor(crate::augment::Down)
+        .configure(|c| {
+            c.jobs.poll_interval = std::time::Duration::from_millis(20);
+            c.jobs.retry_base = std::time::Duration::from_millis(5);
+            c.jobs.max_attempts = 2;
+            c.settings_refresh = std::time::Duration::ZERO;
+        })
+        .build()
+        .await?;
+    let scope = Scope::new("erin", "bot", "s1")?;
+    m.capture(&scope, vec![Message::user("I'm allergic to walnuts")]).await?;
+    let _ = m.flush_timeout(std::time::Duration::from_secs(10)).await;
+    assert_eq!(m.dead_jobs().await?, 1, "the down model fails the job");
+    let extracted = |ms: &[memori_rig::Memory]| ms.iter().filter(|x| x.kind != memori_rig::MemoryKind::Episode).count();
+    assert_eq!(extracted(&m.memories(&scope.entity, false).await?), 0);
+
+    let (version, mut settings) = m.settings().await?;
+    settings.extraction.extractor = memori_rig::ExtractorChoice::Offline;
+    m.save_settings(Some(version), &settings, "test").await?;
+    assert_eq!(m.retry_dead_jobs().await?, 1);
+    m.flush().await?;
+    assert_eq!(m.dead_jobs().await?, 0);
+    let memories = m.memories(&scope.entity, false).await?;
+    assert!(
+        memories.iter().any(|x| x.kind != memori_rig::MemoryKind::Episode && x.text.contains("walnuts")),
+        "{memories:?}"
+    );
+    m.shutdown().await;
+    Ok(())
+});

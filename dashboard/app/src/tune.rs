@@ -7,7 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 use memori_types::http::{RecallPreview, RecallPreviewRequest, SaveSettings, SettingsVersion, SettingsView};
 use memori_types::model::Explanation;
-use memori_types::settings::{Fusion, RecallConfig, Settings};
+use memori_types::settings::{ExtractorChoice, Fusion, RecallConfig, Settings};
 
 use crate::api;
 use crate::app::{ErrorLine, is_admin, loaded, when};
@@ -50,6 +50,7 @@ pub(crate) fn RecallConfigForm(config: RwSignal<RecallConfig>) -> impl IntoView 
             {num_field("set-time-weight", "Time-phrase weight", config, |c| c.time_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.time_weight = x })}
             {num_field("set-limit", "Memories returned", config, |c| c.limit.to_string(), |c, v| if let Ok(x) = v.parse() { c.limit = x })}
             {num_field("set-depth", "Candidates per source", config, |c| c.depth.to_string(), |c, v| if let Ok(x) = v.parse() { c.depth = x })}
+            {num_field("set-min-score", "Minimum score (drop weaker results)", config, |c| c.min_score.to_string(), |c, v| if let Ok(x) = v.parse() { c.min_score = x })}
             {num_field("set-token-budget", "Token budget of the block", config, |c| c.token_budget.to_string(), |c, v| if let Ok(x) = v.parse() { c.token_budget = x })}
             <label class="check"><input type="checkbox" prop:checked=move || config.with(|c| c.neighbours)
                 on:change=move |ev| { let on = event_target_checked(&ev); config.update(|c| c.neighbours = on); }/>
@@ -170,6 +171,8 @@ pub(crate) fn SettingsPage() -> impl IntoView {
         async move { api::get::<Vec<SettingsVersion>>("/settings/history").await }
     });
     let config = RwSignal::new(RecallConfig::default());
+    let offline = RwSignal::new(false);
+    let configured = RwSignal::new(String::new());
     let days = RwSignal::new(String::new());
     let per_process = RwSignal::new(String::new());
     let base = RwSignal::new(None::<i64>);
@@ -178,6 +181,8 @@ pub(crate) fn SettingsPage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(v)) = view_data.get() {
             config.set(v.settings.recall.clone());
+            offline.set(v.settings.extraction.extractor == ExtractorChoice::Offline);
+            configured.set(v.extractor.clone());
             days.set(v.settings.retention.days.map(|d| d.to_string()).unwrap_or_default());
             per_process.set(
                 v.settings.retention.processes.iter().map(|(p, d)| format!("{p}={d}")).collect::<Vec<_>>().join("\n"),
@@ -187,6 +192,8 @@ pub(crate) fn SettingsPage() -> impl IntoView {
     });
     let save = move |_| {
         let mut settings = Settings { recall: config.get_untracked(), ..Settings::default() };
+        settings.extraction.extractor =
+            if offline.get_untracked() { ExtractorChoice::Offline } else { ExtractorChoice::Configured };
         let d = days.get_untracked();
         settings.retention.days = if d.trim().is_empty() {
             None
@@ -222,6 +229,16 @@ pub(crate) fn SettingsPage() -> impl IntoView {
             <p class="muted" id="settings-version">{format!("Version {} in effect · extractor {} · embeddings {}", v.version, v.extractor, v.embedder)}</p>
         })}
         <RecallConfigForm config/>
+        <fieldset class="knobs">
+            <legend>"Extraction"</legend>
+            <label>"Extractor for new conversations"
+                <select id="set-extractor" prop:value=move || if offline.get() { "offline" } else { "configured" }
+                    on:change=move |ev| offline.set(event_target_value(&ev) == "offline")>
+                    <option value="configured">{move || format!("as configured in code ({})", configured.get())}</option>
+                    <option value="offline">"built-in offline extractor (nothing sent to a model)"</option>
+                </select>
+            </label>
+        </fieldset>
         <fieldset class="knobs">
             <legend>"Retention"</legend>
             <label>"Keep data for days (empty: forever)" <input id="set-retention-days" prop:value=move || days.get() on:input=move |ev| days.set(event_target_value(&ev))/></label>

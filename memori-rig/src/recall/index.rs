@@ -200,7 +200,7 @@ impl EntityIndex {
                 Scored { index: i, score, explanation }
             })
             .collect();
-        rank::select(scored, |i| &self.sources[i], limit)
+        rank::select(scored, |i| &self.sources[i], limit, cfg.min_score)
     }
 
     /// Graph proximity of memories to a query: memories on edges touching a node the query

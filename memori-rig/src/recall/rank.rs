@@ -154,12 +154,17 @@ pub fn score(e: &Evidence, f: &Factors, q: &QueryContext<'_>, cfg: &RecallConfig
 
 /// Sort scored candidates best first and keep `limit` of them, skipping a candidate whose
 /// source messages are all covered by better ones (it would only repeat them).
-pub fn select<'s>(mut scored: Vec<Scored>, sources: impl Fn(usize) -> &'s [i64], limit: usize) -> Vec<Scored> {
+pub fn select<'s>(
+    mut scored: Vec<Scored>,
+    sources: impl Fn(usize) -> &'s [i64],
+    limit: usize,
+    min_score: f64,
+) -> Vec<Scored> {
     scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
     let mut covered: HashSet<i64> = HashSet::new();
     let mut out = Vec::with_capacity(limit.min(scored.len()));
     for s in scored {
-        if out.len() == limit {
+        if out.len() == limit || s.score < min_score {
             break;
         }
         let src = sources(s.index);
@@ -213,7 +218,7 @@ pub fn rank(
             Some(Scored { index: i, score, explanation })
         })
         .collect();
-    select(scored, |i| docs[i].sources, limit)
+    select(scored, |i| docs[i].sources, limit, cfg.min_score)
 }
 
 #[cfg(test)]

@@ -53,6 +53,8 @@ pub struct RecallConfig {
     /// Fold the messages just before and after a recalled episode into the block when the
     /// budget leaves room.
     pub neighbours: bool,
+    /// Results scoring below this are dropped (0 keeps everything that was retrieved).
+    pub min_score: f64,
 }
 
 impl Default for RecallConfig {
@@ -70,6 +72,7 @@ impl Default for RecallConfig {
             time_weight: 1.0,
             token_budget: 600,
             neighbours: true,
+            min_score: 0.0,
         }
     }
 }
@@ -84,6 +87,7 @@ impl RecallConfig {
             ("importance_weight", self.importance_weight),
             ("mention_weight", self.mention_weight),
             ("time_weight", self.time_weight),
+            ("min_score", self.min_score),
         ];
         for (name, w) in weights {
             if !w.is_finite() || !(0.0..=100.0).contains(&w) {
@@ -123,6 +127,29 @@ pub struct Settings {
     pub recall: RecallConfig,
     /// How long conversations are kept (see `Memori::apply_retention`).
     pub retention: RetentionPolicy,
+    /// Which extractor turns new conversations into memories.
+    pub extraction: ExtractionSettings,
+}
+
+/// Which extractor augmentation uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtractorChoice {
+    /// The extractor given to `MemoriBuilder::extractor` (for example the user's rig model), or
+    /// the offline one when none was given.
+    #[default]
+    Configured,
+    /// Always the built-in offline extractor: nothing is sent to a model provider (to stop
+    /// spending, or while a provider is unavailable or under review).
+    Offline,
+}
+
+/// Extraction settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExtractionSettings {
+    /// Which extractor runs.
+    pub extractor: ExtractorChoice,
 }
 
 /// How long data is kept. Off (everything kept) by default.
