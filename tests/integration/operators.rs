@@ -21,6 +21,13 @@ backend_test!(retention_deletes_old_data_per_process_and_keeps_the_rest, |url: S
     let carol = EntityId::new("carol")?;
     assert_eq!(m.message_count(&carol).await?, 3);
 
+    // A global policy alone (no per-process entries) that nothing is old enough for.
+    let year = RetentionPolicy { days: Some(365), ..RetentionPolicy::default() };
+    m.save_settings(None, &Settings { retention: year, ..Settings::default() }, "test").await?;
+    let nothing = m.apply_retention("test").await?;
+    assert!(nothing.removed.values().all(|n| *n == 0), "{nothing:?}");
+    assert_eq!(m.message_count(&carol).await?, 3);
+
     let (version, _) = m.settings().await?;
     let mut policy = RetentionPolicy { days: Some(30), ..RetentionPolicy::default() };
     policy.processes.insert("support".into(), 365);

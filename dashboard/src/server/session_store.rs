@@ -43,7 +43,7 @@ fn encode(record: &Record) -> Result<(String, i64)> {
 impl SessionStore for MemoriSessionStore {
     async fn create(&self, record: &mut Record) -> Result<()> {
         // Ids are 128 random bits; on the astronomically unlikely collision, draw another.
-        loop {
+        for _ in 0..4 {
             let (data, expires) = encode(record)?;
             let operator = operator_of(record);
             match self.memori.create_web_session(&record.id.to_string(), &data, expires, operator.as_deref()).await {
@@ -52,6 +52,7 @@ impl SessionStore for MemoriSessionStore {
                 Err(e) => return Err(backend(&e)),
             }
         }
+        Err(Error::Backend("could not find a free session id".into()))
     }
 
     async fn save(&self, record: &Record) -> Result<()> {

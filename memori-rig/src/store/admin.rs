@@ -350,6 +350,9 @@ pub(crate) async fn update_memory(
     let mut am = memories::ActiveModel { id: Set(memory_id), ..Default::default() };
     if let Some(text) = update.text {
         am.text = Set(text);
+        // The corrected memory is the operator's statement: a later extraction of the old one
+        // must not merge into it (and count as a mention of the new text).
+        am.dedup_key = Set(format!("operator:{memory_id}"));
         changed.push("text");
     }
     if let Some(kind) = update.kind {
@@ -613,13 +616,16 @@ pub(crate) async fn apply_retention(
         }
     }
     for (process, cutoff) in plan.into_iter().chain(default_cutoff.map(|c| (None, c))) {
+        // (An empty `NOT IN` list is left out rather than trusted to each backend's dialect.)
         let scope = |col_process: memories::Column| match process {
             Some(p) => sea_orm::Condition::all().add(col_process.eq(p)),
+            None if listed.is_empty() => sea_orm::Condition::all(),
             None => sea_orm::Condition::all().add(col_process.is_not_in(listed.clone())),
         };
         let mem_cond = scope(memories::Column::ProcessId).add(memories::Column::LastSeenAt.lt(cutoff));
         let msg_cond = match process {
             Some(p) => sea_orm::Condition::all().add(messages::Column::ProcessId.eq(p)),
+            None if listed.is_empty() => sea_orm::Condition::all(),
             None => sea_orm::Condition::all().add(messages::Column::ProcessId.is_not_in(listed.clone())),
         }
         .add(messages::Column::SaidAt.lt(cutoff));

@@ -184,11 +184,16 @@ pub(crate) async fn create_web_session(
     expires_at: i64,
     operator: Option<&str>,
 ) -> Result<()> {
-    web_sessions::Entity::insert(session_row(id, data, expires_at, operator))
-        .exec_without_returning(db)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Conflict, format!("session id collision: {e}")))?;
-    Ok(())
+    let inserted =
+        web_sessions::Entity::insert(session_row(id, data, expires_at, operator)).exec_without_returning(db).await;
+    match inserted {
+        Ok(_) => Ok(()),
+        // Only a taken id is a conflict; any other failure is the database's.
+        Err(e) => match web_sessions::Entity::find_by_id(id.to_owned()).one(db).await {
+            Ok(Some(_)) => Err(Error::new(ErrorKind::Conflict, "session id already taken")),
+            _ => Err(Error::database("cannot create web session", e)),
+        },
+    }
 }
 
 /// Insert or replace a session record.
