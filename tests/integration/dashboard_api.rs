@@ -258,6 +258,65 @@ pub(crate) async fn rows_of(m: &Memori, entity_row: i64) -> anyhow::Result<Vec<(
     Ok(out)
 }
 
+/// Every `(table, column)` of the schema holding text, discovered from the database.
+async fn text_columns(m: &Memori) -> anyhow::Result<Vec<(String, String)>> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = m.connection();
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND (upper(p.type) LIKE '%TEXT%' OR upper(p.type) LIKE '%CHAR%')"
+            .to_owned(),
+        sea_orm::DbBackend::Postgres => "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND data_type IN ('text', 'character varying', 'character')"
+            .to_owned(),
+        _ => "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = DATABASE() \
+              AND data_type IN ('text', 'longtext', 'mediumtext', 'varchar', 'char')"
+            .to_owned(),
+    };
+    let mut out = Vec::new();
+    for row in db.query_all_raw(Statement::from_string(backend, sql)).await? {
+        out.push((row.try_get_by_index::<String>(0)?, row.try_get_by_index::<String>(1)?));
+    }
+    assert!(out.len() > 20, "the schema scan found too few text columns: {out:?}");
+    Ok(out)
+}
+
+/// Where in the whole database any of `needles` still appears, as `table.column: needle`.
+pub(crate) async fn text_hits(m: &Memori, needles: &[&str]) -> anyhow::Result<Vec<String>> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = m.connection();
+    let backend = db.get_database_backend();
+    let mut hits = Vec::new();
+    for (table, column) in text_columns(m).await? {
+        for needle in needles {
+            let q = |c: &str| match backend {
+                sea_orm::DbBackend::MySql => format!("`{c}`"),
+                _ => format!("\"{c}\""),
+            };
+            let sql = format!(
+                "SELECT COUNT(*) FROM {} WHERE {} LIKE {}",
+                q(&table),
+                q(&column),
+                match backend {
+                    sea_orm::DbBackend::Postgres => "$1",
+                    _ => "?",
+                }
+            );
+            let n: i64 = db
+                .query_one_raw(Statement::from_sql_and_values(backend, sql, [format!("%{needle}%").into()]))
+                .await?
+                .map(|r| r.try_get_by_index(0))
+                .transpose()?
+                .unwrap_or(0);
+            if n > 0 {
+                hits.push(format!("{table}.{column}: {needle}"));
+            }
+        }
+    }
+    Ok(hits)
+}
+
 async fn entity_row(m: &Memori, id: &str) -> anyhow::Result<i64> {
     use sea_orm::{ConnectionTrait, Statement};
     let db = m.connection();
@@ -302,6 +361,9 @@ backend_test!(export_holds_everything_and_erase_leaves_nothing, |url: String| as
     assert_eq!(r.body["memory"]["text"].as_str(), Some(markup.text.as_str()));
     assert!(r.headers[header::CONTENT_TYPE].to_str()?.starts_with("application/json"));
 
+    let needles = ["alice", "peanuts", "Paris", "<script>alert(1)"];
+    let found = text_hits(&m, &needles).await?;
+    assert!(needles.iter().all(|n| found.iter().any(|h| h.ends_with(n))), "the scan sees alice before: {found:?}");
     let before = rows_of(&m, alice_row).await?;
     assert!(before.iter().filter(|(_, n)| *n > 0).count() >= 5, "alice has rows in most tables: {before:?}");
     let r = admin.call("DELETE", "/api/v1/entities/alice", None).await?;
@@ -311,6 +373,10 @@ backend_test!(export_holds_everything_and_erase_leaves_nothing, |url: String| as
     for (table, n) in rows_of(&m, alice_row).await? {
         assert_eq!(n, 0, "{table} still holds alice's rows after the erase");
     }
+    // And no text column anywhere (audit log, sessions, jobs' payloads...) mentions her id or words.
+    let before_bob = text_hits(&m, &["tennis"]).await?;
+    assert!(!before_bob.is_empty(), "the scan finds text that is there");
+    assert_eq!(text_hits(&m, &needles).await?, Vec::<String>::new());
     assert_eq!(m.message_count(&EntityId::new("bob")?).await?, 1, "bob is untouched");
     // The audit record says what happened, with counts, and holds nothing of alice's.
     let audit = m.audit_log(None, 50).await?;
