@@ -536,3 +536,70 @@ fn the_openapi_document_lists_exactly_the_routes_tested_here() -> anyhow::Result
     assert_eq!(documented, tested);
     Ok(())
 }
+
+/// A `MakeWriter` that keeps everything written in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Everything logged at every level while operators sign in (right and wrong), use an API
+/// key, read, correct and erase, and the worker augments: no password, token, session id or
+/// end-user text appears. (One thread, so the workers' logs are captured too.)
+#[tokio::test(flavor = "current_thread")]
+async fn logs_hold_no_secrets_or_personal_data() -> anyhow::Result<()> {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (_db, m) = super::sqlite_memori().await?;
+    m.put_operator("ada", &hash_password(ADMIN_PW)?, "admin", "test").await?;
+    let scope = Scope::new("patient-4711", "bot", "s1")?;
+    m.capture(&scope, vec![Message::user("My diagnosis is hypothyroidism and my PIN is 8841")]).await?;
+    m.flush().await?;
+    let mut c = Client::new(app(&m));
+    c.login("ada", "not the password").await?;
+    c.login("ada", ADMIN_PW).await?;
+    let session = c.cookie.clone().expect("session cookie");
+    let key = c.call("POST", "/api/v1/api-keys", Some(json!({"name": "k", "role": "admin"}))).await?.body;
+    let token = key["token"].as_str().expect("token").to_owned();
+    c.call("POST", "/api/v1/recall/preview", Some(json!({"entity": "patient-4711", "query": "diagnosis"}))).await?;
+    let id = m.memories(&scope.entity, false).await?.first().map(|x| x.id).expect("a memory");
+    c.call("PATCH", &format!("/api/v1/memories/{id}"), Some(json!({"text": "Diagnosis: hypothyroidism"}))).await?;
+    let mut bot = Client::new(app(&m));
+    bot.bearer = Some(format!("{token}x"));
+    bot.call("GET", "/api/v1/overview", None).await?;
+    bot.bearer = Some(token.clone());
+    let r = bot.call("DELETE", "/api/v1/entities/patient-4711", None).await?;
+    assert_eq!(r.status, StatusCode::OK);
+    m.shutdown().await;
+
+    let text = String::from_utf8(logs.0.lock().expect("log buffer").clone())?;
+    assert!(text.contains("entity erased"), "the capture works: {text}");
+    let session_id = session.split('=').nth(1).unwrap_or_default().to_owned();
+    let secrets = [ADMIN_PW, "not the password", &token[10..], &session_id, "$argon2id$"];
+    let personal = ["patient-4711", "hypothyroidism", "8841"];
+    for needle in secrets.iter().chain(personal.iter()) {
+        assert!(!needle.is_empty() && !text.contains(needle), "the logs hold {needle:?}:\n{text}");
+    }
+    Ok(())
+}
