@@ -84,6 +84,12 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<chrono::DateTime<Utc>>,
 }
 
+impl From<ops::OperatorRow> for OperatorRecord {
+    fn from(r: ops::OperatorRow) -> Self {
+        OperatorRecord { name: r.name, password_hash: r.password_hash, role: r.role, created_at: from_ms(r.created_at) }
+    }
+}
+
 impl From<ops::ApiKeyRow> for ApiKeyRecord {
     fn from(r: ops::ApiKeyRow) -> Self {
         ApiKeyRecord {
@@ -243,24 +249,7 @@ impl Memori {
     /// An entity's knowledge graph as plain nodes and edges (for display and export).
     pub async fn graph_view(&self, entity: &EntityId, history: bool) -> Result<GraphView> {
         let g = self.graph(entity, history).await?;
-        Ok(GraphView {
-            nodes: g
-                .nodes()
-                .map(|n| GraphNode { id: n.id, name: n.name.clone(), node_type: n.node_type.clone() })
-                .collect(),
-            edges: g
-                .edges()
-                .map(|e| GraphEdge {
-                    id: e.id,
-                    source: e.source,
-                    target: e.target,
-                    predicate: e.predicate.clone(),
-                    memory_id: e.memory_id,
-                    valid_from: e.valid_from,
-                    invalidated_at: e.invalidated_at,
-                })
-                .collect(),
-        })
+        Ok(GraphView { nodes: g.nodes().cloned().collect(), edges: g.edges().cloned().collect() })
     }
 
     /// Counts, queue health and the latest audit records.
@@ -330,26 +319,12 @@ impl Memori {
 
     /// An operator by name.
     pub async fn operator(&self, name: &str) -> Result<Option<OperatorRecord>> {
-        Ok(ops::operator(self.connection(), name).await?.map(|r| OperatorRecord {
-            name: r.name,
-            password_hash: r.password_hash,
-            role: r.role,
-            created_at: from_ms(r.created_at),
-        }))
+        Ok(ops::operator(self.connection(), name).await?.map(Into::into))
     }
 
     /// Every operator.
     pub async fn operators(&self) -> Result<Vec<OperatorRecord>> {
-        Ok(ops::all_operators(self.connection())
-            .await?
-            .into_iter()
-            .map(|r| OperatorRecord {
-                name: r.name,
-                password_hash: r.password_hash,
-                role: r.role,
-                created_at: from_ms(r.created_at),
-            })
-            .collect())
+        Ok(ops::all_operators(self.connection()).await?.into_iter().map(Into::into).collect())
     }
 
     /// Store an API key (the caller made the secret and hashed it). Returns its id.

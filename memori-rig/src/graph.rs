@@ -7,42 +7,15 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use chrono::{DateTime, Utc};
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
 use crate::augment::merge::normalize_name;
 
-/// A thing the entity's memories talk about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Node {
-    /// Database id.
-    pub id: i64,
-    /// The name as first written.
-    pub name: String,
-    /// `person`, `place`, `organization`, ...
-    pub node_type: String,
-}
-
-/// A statement between two nodes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Edge {
-    /// Database id.
-    pub id: i64,
-    /// Source node id.
-    pub source: i64,
-    /// Target node id.
-    pub target: i64,
-    /// The relation (`lives_in`).
-    pub predicate: String,
-    /// The memory that states it.
-    pub memory_id: Option<i64>,
-    /// Since when it holds.
-    pub valid_from: DateTime<Utc>,
-    /// When a later statement contradicted it, if one did.
-    pub invalidated_at: Option<DateTime<Utc>>,
-}
+/// A thing the entity's memories talk about, and a statement between two of them: the same
+/// plain types the dashboard shows (`memori_types::admin`).
+pub use memori_types::admin::{GraphEdge as Edge, GraphNode as Node};
 
 /// Part of a graph: what a neighbourhood query returns, ready to serialise.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,7 +174,7 @@ mod tests {
             target,
             predicate: p.into(),
             memory_id: Some(id * 10),
-            valid_from: DateTime::UNIX_EPOCH,
+            valid_from: chrono::DateTime::UNIX_EPOCH,
             invalidated_at: None,
         }
     }

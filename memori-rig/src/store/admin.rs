@@ -73,24 +73,7 @@ pub(crate) async fn list_entities(
         .all(db)
         .await
         .map_err(db_err("cannot list entities"))?;
-    let ids: Vec<i64> = page.iter().map(|e| e.id).collect();
-    let all = sea_orm::Condition::all();
-    let s = counts_by_entity::<sessions::Entity, _>(db, sessions::Column::EntityId, &ids, all.clone()).await?;
-    let m = counts_by_entity::<messages::Entity, _>(db, messages::Column::EntityId, &ids, all).await?;
-    let live = sea_orm::Condition::all().add(memories::Column::InvalidatedAt.is_null());
-    let mem = counts_by_entity::<memories::Entity, _>(db, memories::Column::EntityId, &ids, live).await?;
-    let rows = page
-        .into_iter()
-        .map(|e| EntityRow {
-            sessions: s.get(&e.id).copied().unwrap_or(0),
-            messages: m.get(&e.id).copied().unwrap_or(0),
-            memories: mem.get(&e.id).copied().unwrap_or(0),
-            id: e.id,
-            external_id: e.external_id,
-            created_at: e.created_at,
-            last_seen_at: e.last_seen_at,
-        })
-        .collect();
+    let rows = with_counts(db, page).await?;
     Ok((rows, total))
 }
 
@@ -104,21 +87,29 @@ pub(crate) async fn entity(db: &DatabaseConnection, external_id: &str) -> Result
     else {
         return Ok(None);
     };
-    let ids = [e.id];
+    Ok(with_counts(db, vec![e]).await?.pop())
+}
+
+/// Entity rows with their session, message and current-memory counts (three grouped queries).
+async fn with_counts(db: &DatabaseConnection, page: Vec<entities::Model>) -> Result<Vec<EntityRow>> {
+    let ids: Vec<i64> = page.iter().map(|e| e.id).collect();
     let all = sea_orm::Condition::all();
     let s = counts_by_entity::<sessions::Entity, _>(db, sessions::Column::EntityId, &ids, all.clone()).await?;
     let m = counts_by_entity::<messages::Entity, _>(db, messages::Column::EntityId, &ids, all).await?;
     let live = sea_orm::Condition::all().add(memories::Column::InvalidatedAt.is_null());
     let mem = counts_by_entity::<memories::Entity, _>(db, memories::Column::EntityId, &ids, live).await?;
-    Ok(Some(EntityRow {
-        sessions: s.get(&e.id).copied().unwrap_or(0),
-        messages: m.get(&e.id).copied().unwrap_or(0),
-        memories: mem.get(&e.id).copied().unwrap_or(0),
-        id: e.id,
-        external_id: e.external_id,
-        created_at: e.created_at,
-        last_seen_at: e.last_seen_at,
-    }))
+    Ok(page
+        .into_iter()
+        .map(|e| EntityRow {
+            sessions: s.get(&e.id).copied().unwrap_or(0),
+            messages: m.get(&e.id).copied().unwrap_or(0),
+            memories: mem.get(&e.id).copied().unwrap_or(0),
+            id: e.id,
+            external_id: e.external_id,
+            created_at: e.created_at,
+            last_seen_at: e.last_seen_at,
+        })
+        .collect())
 }
 
 /// A session of an entity with its process name and message count.
