@@ -48,6 +48,15 @@ pub struct Config {
     /// How often recall checks the settings table for a newer version saved by any process
     /// (default 1 s).
     pub settings_refresh: Duration,
+    /// Most bytes of agent-call captures kept while the database does not answer (default
+    /// 64 MiB, counted as JSON; 0 turns spooling off). Spooled captures are written, in order
+    /// and exactly once, when the database answers again; beyond the limit a capture is lost,
+    /// logged and counted in [`crate::Metrics::spool_dropped`].
+    pub spool_bytes: usize,
+    /// Keep the spool in this directory as well as in memory, so that captures spooled by a
+    /// process that exits during an outage are written by the next one started with the same
+    /// directory (default: memory only). One directory per process.
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -63,6 +72,8 @@ impl Default for Config {
             capture_timeout: Duration::from_secs(5),
             recall_cache_bytes: 512 * 1024 * 1024,
             settings_refresh: Duration::from_secs(1),
+            spool_bytes: 64 * 1024 * 1024,
+            spool_dir: None,
         }
     }
 }

@@ -48,6 +48,7 @@ pub mod model;
 pub mod recall;
 pub mod rig;
 pub mod scope;
+mod spool;
 mod store;
 pub mod text;
 mod worker;
@@ -101,6 +102,14 @@ pub struct Metrics {
     pub recall_cache_hits: AtomicU64,
     /// Entity indexes built from the store (first recall, or the entity's memories changed).
     pub recall_index_builds: AtomicU64,
+    /// Agent-call captures spooled because the database did not answer (see
+    /// [`Config::spool_bytes`]).
+    pub spooled: AtomicU64,
+    /// Spooled captures written once the database answered again.
+    pub spool_written: AtomicU64,
+    /// Captures lost to memory: refused by a full spool, or refused by the database when
+    /// written from the spool. Each is logged as an error.
+    pub spool_dropped: AtomicU64,
 }
 
 impl Metrics {
@@ -116,6 +125,9 @@ impl Metrics {
             ("memories_invalidated", self.memories_invalidated.load(Ordering::Relaxed)),
             ("recall_cache_hits", self.recall_cache_hits.load(Ordering::Relaxed)),
             ("recall_index_builds", self.recall_index_builds.load(Ordering::Relaxed)),
+            ("spooled", self.spooled.load(Ordering::Relaxed)),
+            ("spool_written", self.spool_written.load(Ordering::Relaxed)),
+            ("spool_dropped", self.spool_dropped.load(Ordering::Relaxed)),
         ]
     }
 }
@@ -134,6 +146,7 @@ pub(crate) struct Inner {
     workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     cache: recall::cache::IndexCache,
     settings: std::sync::RwLock<CachedSettings>,
+    spool: spool::Spool,
 }
 
 /// The effective settings and when the settings table was last checked.
@@ -185,6 +198,29 @@ impl Inner {
         }
         Ok((recall, extractor))
     }
+}
+
+/// Validate keyed messages into a store batch.
+fn new_messages(messages: Vec<(Message, String)>, run_id: Option<&str>) -> Result<Vec<store::NewMessage>> {
+    let mut batch = Vec::with_capacity(messages.len());
+    for (i, (message, key)) in messages.into_iter().enumerate() {
+        if key.is_empty() || key.len() > scope::MAX_ID_BYTES {
+            return Err(Error::invalid_input(format!(
+                "message {i}: idempotency key must be 1 to {} bytes, got {}",
+                scope::MAX_ID_BYTES,
+                key.len()
+            )));
+        }
+        let text = message.plain_text();
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(Error::invalid_input(format!(
+                "message {i} is {} bytes of text, the limit is {MAX_MESSAGE_BYTES}; nothing was stored",
+                text.len()
+            )));
+        }
+        batch.push(store::NewMessage { message, text, idempotency_key: key, run_id: run_id.map(str::to_owned) });
+    }
+    Ok(batch)
 }
 
 /// Stops the workers when the last [`Memori`] handle is dropped.
@@ -296,8 +332,10 @@ impl MemoriBuilder {
             Some(e) => e,
             None => default_embedder()?,
         };
+        let spool = spool::Spool::open(self.config.spool_bytes, self.config.spool_dir.clone())?;
         let inner = Arc::new(Inner {
             db,
+            spool,
             embedder,
             extractor: self.extractor.unwrap_or_else(|| Arc::new(OfflineExtractor)),
             cache: recall::cache::IndexCache::new(self.config.recall_cache_bytes),
@@ -314,12 +352,13 @@ impl MemoriBuilder {
             metrics: Metrics::default(),
             workers: std::sync::Mutex::new(Vec::new()),
         });
-        let handles: Vec<_> = (0..inner.config.workers)
+        let mut handles: Vec<_> = (0..inner.config.workers)
             .map(|i| {
                 let id = format!("{}-{}-{i}", std::process::id(), uuid::Uuid::new_v4().simple());
                 tokio::spawn(worker::run(Arc::clone(&inner), id))
             })
             .collect();
+        handles.push(tokio::spawn(spool::drain(Arc::clone(&inner))));
         if let Ok(mut w) = inner.workers.lock() {
             w.extend(handles);
         }
@@ -390,24 +429,7 @@ impl Memori {
         messages: Vec<(Message, String)>,
         run_id: Option<&str>,
     ) -> Result<CaptureReceipt> {
-        let mut batch = Vec::with_capacity(messages.len());
-        for (i, (message, key)) in messages.into_iter().enumerate() {
-            if key.is_empty() || key.len() > scope::MAX_ID_BYTES {
-                return Err(Error::invalid_input(format!(
-                    "message {i}: idempotency key must be 1 to {} bytes, got {}",
-                    scope::MAX_ID_BYTES,
-                    key.len()
-                )));
-            }
-            let text = message.plain_text();
-            if text.len() > MAX_MESSAGE_BYTES {
-                return Err(Error::invalid_input(format!(
-                    "message {i} is {} bytes of text, the limit is {MAX_MESSAGE_BYTES}; nothing was stored",
-                    text.len()
-                )));
-            }
-            batch.push(store::NewMessage { message, text, idempotency_key: key, run_id: run_id.map(str::to_owned) });
-        }
+        let batch = new_messages(messages, run_id)?;
         if batch.is_empty() {
             return Ok(CaptureReceipt::default());
         }
@@ -616,32 +638,63 @@ impl Memori {
         Ok(self.render_block(&fresh))
     }
 
-    /// Capture on behalf of an agent call: bounded by [`Config::capture_timeout`]; a failure
-    /// is logged and counted in [`Metrics::capture_failures`], never returned.
+    /// Capture on behalf of an agent call; never fails the call. Bounded by
+    /// [`Config::capture_timeout`]. When the database does not answer, the exchange is spooled
+    /// (up to [`Config::spool_bytes`]) and written once it does; `None` then, and when the
+    /// exchange is lost (a full spool, or invalid input), which is logged and counted in
+    /// [`Metrics::spool_dropped`] or [`Metrics::capture_failures`].
     pub async fn capture_logged(&self, scope: &Scope, messages: Vec<Message>) -> Option<CaptureReceipt> {
         if messages.is_empty() {
             return None;
         }
         let run = uuid::Uuid::new_v4().to_string();
-        let keyed: Vec<(Message, String)> =
-            messages.into_iter().enumerate().map(|(i, m)| (m, format!("run:{run}:{i}"))).collect();
+        let now = Utc::now();
+        let keyed: Vec<(Message, String)> = messages
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut m)| {
+                // The time it was said, not the time a spooled copy is finally written.
+                m.said_at.get_or_insert(now);
+                (m, format!("run:{run}:{i}"))
+            })
+            .collect();
+        if !self.inner.spool.is_empty() {
+            // Behind what is spooled already, so a session's messages keep their order.
+            self.spool(spool::Batch::new(scope, keyed, Some(run)));
+            return None;
+        }
         let timeout = self.inner.config.capture_timeout;
-        match tokio::time::timeout(timeout, self.capture_with_keys(scope, keyed, Some(&run))).await {
-            Ok(Ok(receipt)) => Some(receipt),
-            Ok(Err(e)) => {
-                self.inner.metrics.capture_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, kind = ?e.kind(), "memori capture failed; this exchange was not stored");
-                None
+        let error = match tokio::time::timeout(timeout, self.capture_with_keys(scope, keyed.clone(), Some(&run))).await
+        {
+            Ok(Ok(receipt)) => return Some(receipt),
+            Ok(Err(e)) => e,
+            Err(_) => Error::new(ErrorKind::Timeout, format!("capture took longer than {timeout:?}")),
+        };
+        if spool::is_transient(&error) {
+            tracing::warn!(error = %error, kind = ?error.kind(), "memori capture failed; spooling the exchange");
+            self.spool(spool::Batch::new(scope, keyed, Some(run)));
+        } else {
+            self.inner.metrics.capture_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %error, kind = ?error.kind(), "memori capture failed; this exchange was not stored");
+        }
+        None
+    }
+
+    fn spool(&self, batch: spool::Batch) {
+        match self.inner.spool.push(batch) {
+            Ok(()) => {
+                self.inner.metrics.spooled.fetch_add(1, Ordering::Relaxed);
             }
-            Err(_) => {
-                self.inner.metrics.capture_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
-                    timeout_ms = timeout.as_millis() as u64,
-                    "memori capture timed out; this exchange may not be stored"
-                );
-                None
+            Err(refused) => {
+                self.inner.metrics.spool_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(reason = %refused, "memori cannot spool a capture; this exchange was not stored");
             }
         }
+    }
+
+    /// Captures spooled while the database did not answer: batches and bytes.
+    pub fn spool_usage(&self) -> (usize, usize) {
+        self.inner.spool.usage()
     }
 
     /// Wait until the job queue is drained, for at most one minute.
@@ -655,14 +708,15 @@ impl Memori {
         loop {
             let progressed = self.inner.progress.notified();
             let outstanding = store::jobs::outstanding(&self.inner.db).await?;
-            if outstanding == 0 {
+            let (spooled, _) = self.inner.spool.usage();
+            if outstanding == 0 && spooled == 0 {
                 return Ok(());
             }
             if Instant::now() >= deadline {
                 let hint = if self.inner.config.workers == 0 { " (this process runs no workers)" } else { "" };
                 return Err(Error::new(
                     ErrorKind::Timeout,
-                    format!("{outstanding} jobs still pending after {timeout:?}{hint}"),
+                    format!("{outstanding} jobs and {spooled} spooled captures still pending after {timeout:?}{hint}"),
                 ));
             }
             self.inner.wake.notify_waiters();

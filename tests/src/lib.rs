@@ -173,9 +173,135 @@ macro_rules! backend_test {
     };
 }
 
+/// Every job of the database at `url`: id, status, attempts and the worker that last claimed
+/// it (`<pid>-<uuid>-<task>`), read with SQL so tests of other crates need no sea-orm.
+pub async fn job_claims(url: &str) -> anyhow::Result<Vec<(i64, String, i32, Option<String>)>> {
+    use sea_orm::{FromQueryResult, JsonValue, Statement};
+    let db = Database::connect(url).await?;
+    let sql = "SELECT id, status, attempts, locked_by FROM memori_jobs ORDER BY id";
+    let rows = JsonValue::find_by_statement(Statement::from_string(db.get_database_backend(), sql)).all(&db).await?;
+    db.close().await?;
+    rows.into_iter()
+        .map(|r| {
+            let field = |k: &str| r.get(k).cloned().unwrap_or_default();
+            Ok((
+                field("id").as_i64().ok_or_else(|| anyhow::anyhow!("job id in {r}"))?,
+                field("status").as_str().unwrap_or_default().to_owned(),
+                i32::try_from(field("attempts").as_i64().unwrap_or(-1))?,
+                field("locked_by").as_str().map(str::to_owned),
+            ))
+        })
+        .collect()
+}
+
+/// What a [`Proxy`] does with connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// Forward to the database.
+    Up,
+    /// Close every open connection and refuse new ones at once: the server is down.
+    Down,
+    /// Close every open connection and accept new ones without ever answering: a network that
+    /// drops packets, where only timeouts help.
+    Blackhole,
+}
+
+/// A TCP proxy in front of a database server that a test can cut and restore: for the code
+/// under test the database goes away while the server itself (shared by other tests) runs on.
+pub struct Proxy {
+    /// Where the proxy listens (loopback).
+    pub addr: std::net::SocketAddr,
+    state: std::sync::Arc<ProxyState>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+struct ProxyState {
+    mode: std::sync::Mutex<ProxyMode>,
+    connections: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Proxy {
+    /// Listen on a free loopback port and forward to the host and port of `url`.
+    pub async fn start(url: &str) -> anyhow::Result<Self> {
+        let upstream = host_port(url).ok_or_else(|| anyhow::anyhow!("no host:port in {url}"))?.to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = std::sync::Arc::new(ProxyState {
+            mode: std::sync::Mutex::new(ProxyMode::Up),
+            connections: std::sync::Mutex::new(Vec::new()),
+        });
+        let shared = std::sync::Arc::clone(&state);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mode = *shared.mode.lock().expect("proxy lock");
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    match mode {
+                        ProxyMode::Down => {}
+                        ProxyMode::Blackhole => {
+                            let _held = client;
+                            std::future::pending::<()>().await;
+                        }
+                        ProxyMode::Up => {
+                            if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            }
+                        }
+                    }
+                });
+                let mut connections = shared.connections.lock().expect("proxy lock");
+                connections.retain(|c| !c.is_finished());
+                connections.push(task.abort_handle());
+            }
+        });
+        Ok(Self { addr, state, accept })
+    }
+
+    /// `url` with its host and port replaced by the proxy's.
+    pub fn url_for(&self, url: &str) -> String {
+        match host_port(url) {
+            Some(hp) => url.replacen(hp, &self.addr.to_string(), 1),
+            None => url.to_owned(),
+        }
+    }
+
+    /// Switch mode; `Down` and `Blackhole` also close every open connection.
+    pub fn set(&self, mode: ProxyMode) {
+        *self.state.mode.lock().expect("proxy lock") = mode;
+        if mode != ProxyMode::Up {
+            for c in self.state.connections.lock().expect("proxy lock").drain(..) {
+                c.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.set(ProxyMode::Down);
+    }
+}
+
+/// The `host:port` of `scheme://[auth@]host:port/...`.
+fn host_port(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let start = authority.rfind('@').map_or(0, |i| i + 1);
+    Some(&authority[start..]).filter(|hp| hp.contains(':'))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{host_port, with_database};
+
+    #[test]
+    fn proxy_urls() {
+        assert_eq!(host_port("postgres://postgres@127.0.0.1:5432/x"), Some("127.0.0.1:5432"));
+        assert_eq!(host_port("mysql://u:p@127.0.0.1:3306"), Some("127.0.0.1:3306"));
+        assert_eq!(host_port("sqlite:///tmp/x.db"), None);
+    }
 
     #[test]
     fn database_urls() {

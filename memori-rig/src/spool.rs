@@ -1,0 +1,276 @@
+//! The capture spool: exchanges an agent call could not store because the database was
+//! unreachable, kept within a byte limit and written once the database answers again.
+//!
+//! Only the agent path spools ([`crate::Memori::capture_logged`], which the rig hook uses); a
+//! direct [`crate::Memori::capture`] returns its error to the caller, who decides. Every
+//! spooled message keeps its idempotency key, so a batch whose first attempt did commit (a
+//! timeout after the commit) stores nothing twice when it is written again. While anything is
+//! spooled, new captures queue behind it, so a session's messages keep their order.
+//!
+//! The spool lives in memory unless [`crate::Config::spool_dir`] is set: then each batch is also
+//! a file, written before the agent call returns and removed once the batch is stored, and a
+//! process started later with the same directory writes what an earlier one left behind.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::Message;
+use crate::scope::Scope;
+use crate::{Inner, store};
+
+/// One spooled capture: the scope, the keyed messages and the run they came from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Batch {
+    entity: String,
+    process: String,
+    session: String,
+    messages: Vec<(Message, String)>,
+    run_id: Option<String>,
+    /// Position in the spool (the file name when spooled to a directory).
+    #[serde(skip)]
+    seq: u64,
+    /// Size counted against the limit: the batch's JSON length.
+    #[serde(skip)]
+    bytes: usize,
+}
+
+impl Batch {
+    pub(crate) fn new(scope: &Scope, messages: Vec<(Message, String)>, run_id: Option<String>) -> Self {
+        Self {
+            entity: scope.entity.as_str().to_owned(),
+            process: scope.process.as_str().to_owned(),
+            session: scope.session.as_str().to_owned(),
+            messages,
+            run_id,
+            seq: 0,
+            bytes: 0,
+        }
+    }
+
+    fn scope(&self) -> Result<Scope> {
+        Scope::new(self.entity.as_str(), self.process.as_str(), self.session.as_str())
+    }
+}
+
+/// Why a batch was not spooled.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// The spool holds `limit` bytes already (or the batch alone is larger).
+    Full { limit: usize },
+    /// The spool directory could not be written.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Full { limit } => write!(f, "the capture spool is full ({limit} bytes)"),
+            Refused::Io(e) => write!(f, "cannot write to the spool directory: {e}"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Batch>,
+    bytes: usize,
+    next_seq: u64,
+}
+
+/// A bounded FIFO of batches waiting for the database.
+pub(crate) struct Spool {
+    state: Mutex<State>,
+    limit: usize,
+    dir: Option<PathBuf>,
+    /// Signalled when a batch is spooled (a stored permit, so no signal is missed).
+    wake: tokio::sync::Notify,
+}
+
+impl Spool {
+    /// A spool of at most `limit` bytes, kept in `dir` if given. Batches an earlier process
+    /// left in `dir` are loaded (they count against the limit but are never refused); a file
+    /// that does not parse is renamed to `*.bad` and reported, never deleted.
+    pub(crate) fn open(limit: usize, dir: Option<PathBuf>) -> Result<Self> {
+        let mut state = State::default();
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+            let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+                .map_err(|e| io_error(dir, &e))?
+                .filter_map(|e| {
+                    let path = e.ok()?.path();
+                    let seq =
+                        path.extension().filter(|x| *x == "json").and(path.file_stem())?.to_str()?.parse().ok()?;
+                    Some((seq, path))
+                })
+                .collect();
+            files.sort();
+            for (seq, path) in files {
+                let text = std::fs::read(&path).map_err(|e| io_error(&path, &e))?;
+                match serde_json::from_slice::<Batch>(&text) {
+                    Ok(mut batch) => {
+                        batch.seq = seq;
+                        batch.bytes = text.len();
+                        state.bytes += batch.bytes;
+                        state.queue.push_back(batch);
+                    }
+                    Err(e) => {
+                        let bad = path.with_extension("bad");
+                        tracing::error!(file = %path.display(), error = %e, "a spooled capture does not parse; renamed to *.bad");
+                        std::fs::rename(&path, &bad).map_err(|e| io_error(&path, &e))?;
+                    }
+                }
+                state.next_seq = state.next_seq.max(seq + 1);
+            }
+            if !state.queue.is_empty() {
+                tracing::info!(batches = state.queue.len(), "captures spooled by an earlier process will be written");
+            }
+        }
+        Ok(Self { state: Mutex::new(state), limit, dir, wake: tokio::sync::Notify::new() })
+    }
+
+    /// Add a batch at the end.
+    pub(crate) fn push(&self, mut batch: Batch) -> std::result::Result<(), Refused> {
+        let json = serde_json::to_vec(&batch).map_err(|e| Refused::Io(std::io::Error::other(e)))?;
+        batch.bytes = json.len();
+        {
+            let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if state.bytes + batch.bytes > self.limit {
+                return Err(Refused::Full { limit: self.limit });
+            }
+            batch.seq = state.next_seq;
+            if let Some(dir) = &self.dir {
+                // Write, then rename: a crash leaves either no file or a whole one.
+                let tmp = dir.join(format!("{:020}.tmp", batch.seq));
+                std::fs::write(&tmp, &json)
+                    .and_then(|()| std::fs::rename(&tmp, dir.join(format!("{:020}.json", batch.seq))))
+                    .map_err(Refused::Io)?;
+            }
+            state.next_seq += 1;
+            state.bytes += batch.bytes;
+            state.queue.push_back(batch);
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The oldest batch, still spooled.
+    fn front(&self) -> Option<Batch> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).queue.front().cloned()
+    }
+
+    /// Remove the oldest batch (`seq`), written or given up.
+    fn pop(&self, seq: u64) {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.queue.front().is_some_and(|b| b.seq == seq) {
+            let batch = state.queue.pop_front().expect("front exists");
+            state.bytes -= batch.bytes;
+            if let Some(dir) = &self.dir {
+                let path = dir.join(format!("{seq:020}.json"));
+                if let Err(e) = std::fs::remove_file(&path) {
+                    // Written already: a replay later stores nothing twice (idempotency keys).
+                    tracing::warn!(file = %path.display(), error = %e, "cannot remove a written spool file");
+                }
+            }
+        }
+    }
+
+    /// Batches and bytes spooled.
+    pub(crate) fn usage(&self) -> (usize, usize) {
+        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (state.queue.len(), state.bytes)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.usage().0 == 0
+    }
+
+    /// Whether batches survive the process.
+    pub(crate) fn is_durable(&self) -> bool {
+        self.dir.is_some()
+    }
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> Error {
+    Error::new(ErrorKind::InvalidInput, format!("capture spool {}: {e}", path.display()))
+}
+
+/// Whether a failed write may succeed later (the database is down or slow), as opposed to a
+/// batch the database will never take.
+pub(crate) fn is_transient(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Database | ErrorKind::Timeout | ErrorKind::Closed)
+}
+
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+
+/// Write spooled batches in order until shut down, waiting with backoff while the database
+/// does not answer.
+pub(crate) async fn drain(inner: Arc<Inner>) {
+    let mut delay = FIRST_RETRY;
+    let mut failing = false;
+    loop {
+        let Some(batch) = inner.spool.front() else {
+            tokio::select! {
+                () = inner.spool.wake.notified() => continue,
+                () = inner.shutdown.cancelled() => break,
+            }
+        };
+        let write = async {
+            let scope = batch.scope()?;
+            let messages = crate::new_messages(batch.messages.clone(), batch.run_id.as_deref())?;
+            store::capture(&inner.db, &scope, messages, inner.config.jobs.max_attempts).await
+        };
+        let result = match tokio::time::timeout(inner.config.capture_timeout, write).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(ErrorKind::Timeout, "writing a spooled capture timed out")),
+        };
+        match result {
+            Ok(receipt) => {
+                inner.spool.pop(batch.seq);
+                inner.metrics.spool_written.fetch_add(1, Ordering::Relaxed);
+                if receipt.job_id.is_some() {
+                    inner.wake.notify_waiters();
+                }
+                if failing {
+                    let (left, _) = inner.spool.usage();
+                    tracing::info!(left, "the database answers again; writing spooled captures");
+                }
+                failing = false;
+                delay = FIRST_RETRY;
+            }
+            Err(e) if is_transient(&e) => {
+                if !failing {
+                    tracing::warn!(error = %e, "the database does not answer; captures stay spooled until it does");
+                }
+                failing = true;
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = inner.shutdown.cancelled() => break,
+                }
+                delay = (delay * 2).min(LAST_RETRY);
+            }
+            Err(e) => {
+                inner.spool.pop(batch.seq);
+                inner.metrics.spool_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, kind = ?e.kind(), "a spooled capture was refused by the database and dropped");
+            }
+        }
+    }
+    let (left, bytes) = inner.spool.usage();
+    if left > 0 && inner.spool.is_durable() {
+        tracing::warn!(batches = left, bytes, "shut down with captures spooled; the next start writes them");
+    } else if left > 0 {
+        tracing::error!(
+            batches = left,
+            bytes,
+            "shut down with captures spooled in memory; they are lost (set Config::spool_dir to keep them)"
+        );
+    }
+}
