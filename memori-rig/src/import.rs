@@ -113,8 +113,18 @@ fn check(conv: &Conversation) -> std::result::Result<(), String> {
     if conv.sessions.is_empty() {
         return Err(format!("conversation {:?} has no sessions", conv.id));
     }
+    let mut sessions = std::collections::HashSet::new();
     for s in &conv.sessions {
         crate::SessionId::new(s.session_id.as_str()).map_err(|e| e.to_string())?;
+        // A repeated session or turn id would share idempotency keys: the later turns would be
+        // skipped as already stored.
+        if !sessions.insert(s.session_id.as_str()) {
+            return Err(format!("session id {:?} appears twice in conversation {:?}", s.session_id, conv.id));
+        }
+        let mut turns = std::collections::HashSet::new();
+        if let Some(t) = s.turns.iter().find(|t| !turns.insert(t.turn_id.as_str())) {
+            return Err(format!("turn id {:?} appears twice in session {:?}", t.turn_id, s.session_id));
+        }
         match &s.date_iso {
             Some(d) if parse_iso_date(d).is_none() => {
                 return Err(format!("session {:?} has an unreadable date_iso {d:?}", s.session_id));
@@ -189,8 +199,12 @@ pub fn session_messages(conv: &Conversation, session: &Session) -> Vec<(Message,
                 external_id: Some(t.turn_id.clone()),
             };
             let key = format!("import:{}:{}:{}", conv.id, session.session_id, t.turn_id);
-            let key = if key.len() > crate::scope::MAX_ID_BYTES {
-                format!("import:{}", Message::text(Role::User, key).fingerprint())
+            // `a:b` + `c` and `a` + `b:c` would read alike: ids with colons (and overlong keys)
+            // are keyed by a digest of the three ids instead.
+            let ambiguous = conv.id.contains(':') || session.session_id.contains(':');
+            let key = if ambiguous || key.len() > crate::scope::MAX_ID_BYTES {
+                let ids = serde_json::json!([conv.id, session.session_id, t.turn_id]).to_string();
+                format!("import:{}", Message::text(Role::User, ids).fingerprint())
             } else {
                 key
             };
@@ -245,6 +259,24 @@ mod tests {
         assert!(bad[0].message.starts_with("not a conversation"));
         assert!(bad[1].message.contains("invalid entity id"), "{}", bad[1]);
         assert!(bad[2].message.contains("unreadable date_iso"), "{}", bad[2]);
+    }
+
+    #[test]
+    fn repeated_ids_are_refused_and_colons_cannot_collide() {
+        let twice = LINE.replace("D1:2", "D1:1");
+        let (good, bad) = parse(twice.as_bytes());
+        assert!(good.is_empty());
+        assert!(bad[0].message.contains("turn id \"D1:1\" appears twice"), "{}", bad[0]);
+        let sessions = LINE.replace("}]}]}", "}]}, {\"session_id\": \"D1\", \"turns\": []}]}");
+        let (_, bad) = parse(sessions.as_bytes());
+        assert!(bad[0].message.contains("session id \"D1\" appears twice"), "{}", bad[0]);
+
+        let a = LINE.replace("\"id\": \"c1\"", "\"id\": \"c1:D1\"").replace("\"D1\", \"date_iso", "\"x\", \"date_iso");
+        let b = LINE.replace("\"D1\", \"date_iso", "\"D1:x\", \"date_iso");
+        let (a, b) = (parse(a.as_bytes()).0, parse(b.as_bytes()).0);
+        let key_a = &session_messages(&a[0], &a[0].sessions[0])[0].1;
+        let key_b = &session_messages(&b[0], &b[0].sessions[0])[0].1;
+        assert_ne!(key_a, key_b, "c1:D1 + x and c1 + D1:x");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Capture, augmentation, recall and erasure against every database backend.
 
-use memori_rig::{ErrorKind, MemoryKind, Message, Part, Role, Scope};
+use memori_rig::{EntityId, ErrorKind, MemoryKind, Message, Part, Role, Scope};
 use memori_tests::backend_test;
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -166,5 +166,70 @@ backend_test!(migrations_run_once_and_reconnects_keep_data, |url: String| async 
     let applied = scalar(again.connection(), "SELECT COUNT(*) FROM seaql_migrations".into()).await?;
     assert_eq!(applied, 3, "each migration recorded once");
     again.shutdown().await;
+    Ok(())
+});
+
+backend_test!(bad_input_gets_a_clear_error_or_is_stored_exactly, |url: String| async move {
+    let m = memori(&url).await?;
+
+    // Ids: 255 bytes (ASCII or multi-byte) are stored and read back; 256 bytes, control
+    // characters and blank ids are refused by name before anything is written.
+    let long_ascii = "a".repeat(255);
+    let long_multibyte = format!("{}x", "é".repeat(127));
+    for id in [long_ascii.as_str(), long_multibyte.as_str()] {
+        let scope = Scope::new(id, id, id)?;
+        m.capture(&scope, vec![Message::user(format!("{} likes kites", id.len()))]).await?;
+        assert_eq!(m.message_count(&scope.entity).await?, 1);
+    }
+    for (bad, why) in [
+        ("b".repeat(256), "the limit is 255"),
+        ("ann\u{1b}[31m".to_owned(), "U+001B"),
+        ("  \t ".to_owned(), "empty or only whitespace"),
+    ] {
+        let err = Scope::new(bad.as_str(), "bot", "s1").expect_err("refused");
+        assert_eq!(err.kind(), ErrorKind::InvalidScope);
+        assert!(err.to_string().contains(why), "{err}");
+    }
+
+    // SQL-looking and LIKE-wildcard ids are plain values: each entity sees only its own data.
+    let odd_ids = ["1 OR 1=1", "'; DELETE FROM memori_messages; --", "%", "_", "\\", "a\"b"];
+    for id in odd_ids {
+        m.capture(&Scope::new(id, "bot", "s1")?, vec![Message::user(format!("marker {id}"))]).await?;
+    }
+    for id in odd_ids {
+        let entity = EntityId::new(id)?;
+        assert_eq!(m.message_count(&entity).await?, 1, "{id}");
+        let export = m.export_entity(&entity).await?;
+        assert_eq!(export.messages.len(), 1, "{id}");
+        assert_eq!(export.messages[0].text, format!("marker {id}"));
+    }
+    assert_eq!(m.message_count(&EntityId::new("a")?).await?, 0, "`_` and `%` match nothing else");
+
+    // Text up to the limit is kept byte for byte, control characters and bidi marks included.
+    let scope = Scope::new("text-user", "bot", "s1")?;
+    let big = "lorem ipsum ".repeat(90_000); // about 1 MiB
+    let controls = "bell \u{7} escape \u{1b}[2J crlf \r\n tab \t bidi \u{202e}txet\u{202c} zero-width \u{200b}";
+    m.capture(&scope, vec![Message::user(big.as_str()), Message::user(controls)]).await?;
+    m.flush().await?;
+    let export = m.export_entity(&scope.entity).await?;
+    let texts: Vec<&str> = export.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, [big.as_str(), controls]);
+    assert_eq!(m.dead_jobs().await?, 0, "augmenting odd text fails no job");
+
+    // A file with invalid UTF-8 on one line: that line is named, the others parse.
+    let file = std::env::temp_dir().join(format!("memori-bad-{}.jsonl", uuid::Uuid::new_v4().simple()));
+    let good = r#"{"id":"c1","speakers":["Ann"],"sessions":[{"session_id":"s1","turns":[{"turn_id":"t1","speaker":"Ann","text":"hi"}]}]}"#;
+    let mut bytes = format!("{good}\n").into_bytes();
+    bytes.extend_from_slice(b"{\"id\":\"c2\xff\xfe\"}\n");
+    bytes.extend_from_slice(good.replace("c1", "c3").as_bytes());
+    std::fs::write(&file, &bytes)?;
+    let err = memori_rig::import::read_file(&file).expect_err("a bad line fails the whole file");
+    assert!(err.to_string().contains("line 2"), "{err}");
+    let (conversations, errors) = memori_rig::import::parse(bytes.as_slice());
+    assert_eq!(conversations.len(), 2);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].line, 2);
+    let _ = std::fs::remove_file(&file);
+    m.shutdown().await;
     Ok(())
 });

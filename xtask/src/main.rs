@@ -42,8 +42,11 @@ fn main() -> anyhow::Result<()> {
                 .env("MEMORI_TEST_REQUIRE_BROWSER", "1");
             run(&mut cmd)?;
             // Doc tests (the crate docs and README snippets) are not part of --all-targets.
-            run(cargo_cmd(&["test", "--workspace", "--doc"]).env("MEMORI_TEST_REQUIRE_MODEL", "1"))
+            run(cargo_cmd(&["test", "--workspace", "--doc"]).env("MEMORI_TEST_REQUIRE_MODEL", "1"))?;
+            // Bounded in the test run; `cargo xtask fuzz SECONDS` fuzzes longer.
+            fuzz(15)
         }
+        "fuzz" => fuzz(std::env::args().nth(2).map_or(Ok(300), |s| s.parse()).context("cargo xtask fuzz [SECONDS]")?),
         "lint" => {
             cargo(&["fmt", "--all", "--check"])?;
             cargo(&["clippy", "--workspace", "--all-targets", "--exclude", "memori-app", "--", "-D", "warnings"])?;
@@ -51,7 +54,7 @@ fn main() -> anyhow::Result<()> {
             cargo(&["clippy", "-p", "memori-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])
         }
         _ => {
-            eprintln!("usage: cargo xtask <setup|dashboard|demo|test|lint>");
+            eprintln!("usage: cargo xtask <setup|dashboard|demo|test|lint|fuzz [SECONDS]>");
             bail!("unknown task {task:?}")
         }
     }
@@ -170,29 +173,73 @@ fn wasm_target() -> anyhow::Result<()> {
 
 /// Trunk 0.21.14 and wasm-bindgen-cli 0.2.130 (built once into `$MEMORI_HOME/tools`),
 /// binaryen 132's wasm-opt (npm), and the app's npm packages. Returns the PATH to build with.
+/// Build a pinned cargo tool into `$MEMORI_HOME/tools/bin` unless that version is there.
+fn install_tool(krate: &str, binary: &str, want: &str, locked: bool) -> anyhow::Result<PathBuf> {
+    let tools = memori_home().join("tools");
+    let path = tools.join("bin").join(binary);
+    if version_of(&path).is_some_and(|v| v.contains(want)) {
+        return Ok(path);
+    }
+    eprintln!("xtask: building {krate} into {} (once; several minutes)", tools.display());
+    let root = tools.to_string_lossy().into_owned();
+    let target = memori_home().join("tools-build").to_string_lossy().into_owned();
+    let mut args = vec!["install", "--root", &root, "--target-dir", &target, krate];
+    // wasm-bindgen-cli's lock names a crate version the registry mirror lacks (ENV.md).
+    if locked {
+        args.push("--locked");
+    }
+    run(cargo_cmd(&args)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("CARGO_PROFILE_RELEASE_LTO", "off")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"))?;
+    Ok(path)
+}
+
+/// Run every cargo-fuzz target of `memori-rig/fuzz` for `seconds` each, from the committed
+/// seeds plus the corpus kept in `$MEMORI_HOME/fuzz/corpus`. The instrumented build has its own
+/// target directory. cargo-fuzz needs nightly flags; `RUSTC_BOOTSTRAP=1` lets the pinned
+/// stable toolchain accept them (no other toolchain is fetched). No sanitizer: the workspace
+/// forbids `unsafe`, so the fuzzers look for panics, hangs and broken invariants.
+fn fuzz(seconds: u64) -> anyhow::Result<()> {
+    let cargo_fuzz = install_tool("cargo-fuzz@0.13.2", "cargo-fuzz", "0.13.2", true)?;
+    let fuzz_dir = root().join("memori-rig/fuzz");
+    let work = memori_home().join("fuzz");
+    let fuzz_cmd = |args: &[&str]| {
+        let mut cmd = Command::new(&cargo_fuzz);
+        cmd.arg("fuzz")
+            .args(args)
+            .current_dir(root().join("memori-rig"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .env("CARGO_TARGET_DIR", work.join("target"));
+        cmd
+    };
+    run(&mut fuzz_cmd(&["build", "-s", "none", "-O"]))?;
+    for target in ["import_jsonl", "extraction_output", "scope_ids", "query_text"] {
+        let corpus = work.join("corpus").join(target);
+        let artifacts = work.join("artifacts").join(target);
+        std::fs::create_dir_all(&corpus)?;
+        std::fs::create_dir_all(&artifacts)?;
+        let seeds = fuzz_dir.join("seeds").join(target);
+        eprintln!("xtask: fuzzing {target} for {seconds} s (crashes go to {})", artifacts.display());
+        run(fuzz_cmd(&["run", "-s", "none", "-O", target])
+            .arg(&corpus)
+            .arg(&seeds)
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-max_len=65536")
+            .arg("-timeout=10")
+            .arg(format!("-artifact_prefix={}/", artifacts.display())))
+        .with_context(|| format!("fuzz target {target} failed; the input is in {}", artifacts.display()))?;
+    }
+    Ok(())
+}
+
 fn dashboard_tools() -> anyhow::Result<std::ffi::OsString> {
     wasm_target()?;
     let tools = memori_home().join("tools");
     let bin = tools.join("bin");
-    let install = |krate: &str, binary: &str, want: &str, locked: bool| -> anyhow::Result<()> {
-        if version_of(&bin.join(binary)).is_some_and(|v| v.contains(want)) {
-            return Ok(());
-        }
-        eprintln!("xtask: building {krate} into {} (once; several minutes)", tools.display());
-        let root = tools.to_string_lossy().into_owned();
-        let target = memori_home().join("tools-build").to_string_lossy().into_owned();
-        let mut args = vec!["install", "--root", &root, "--target-dir", &target, krate];
-        // wasm-bindgen-cli's lock names a crate version the registry mirror lacks (ENV.md).
-        if locked {
-            args.push("--locked");
-        }
-        run(cargo_cmd(&args)
-            .env_remove("CARGO_TARGET_DIR")
-            .env("CARGO_PROFILE_RELEASE_LTO", "off")
-            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"))
-    };
-    install("trunk@0.21.14", "trunk", "0.21.14", true)?;
-    install("wasm-bindgen-cli@0.2.130", "wasm-bindgen", "0.2.130", false)?;
+    install_tool("trunk@0.21.14", "trunk", "0.21.14", true)?;
+    install_tool("wasm-bindgen-cli@0.2.130", "wasm-bindgen", "0.2.130", false)?;
     let binaryen = tools.join("binaryen");
     let wasm_opt = binaryen.join("node_modules/.bin/wasm-opt");
     if !version_of(&wasm_opt).is_some_and(|v| v.contains("version 132")) {

@@ -72,8 +72,12 @@ fn number(word: &str) -> Option<i64> {
     }
 }
 
-/// The first relative time expression of `query`, measured from `now`.
+/// The first relative time expression of `query`, measured from `now`. `None` also when `now`
+/// lies outside the years 1 to 9999 (an `as_of` at the edge of the calendar has no "last week").
 pub fn parse(query: &str, now: DateTime<Utc>) -> Option<TimeRange> {
+    if !(1..=9999).contains(&now.year()) {
+        return None;
+    }
     let mut words: Vec<String> = crate::text::words(query).collect();
     // "a couple of weeks ago" reads as "couple weeks ago".
     for i in (1..words.len()).rev() {
@@ -178,6 +182,16 @@ mod tests {
         assert_eq!(range("I may go"), None, "'may' alone is not the month");
         assert_eq!(range("ago"), None);
         assert_eq!(range("99999999999 days ago"), None);
+    }
+
+    #[test]
+    fn the_edges_of_the_calendar_have_no_relative_time() {
+        for now in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+            for q in ["yesterday", "today", "last week", "this year", "in May", "3 years ago", "last weekend"] {
+                assert_eq!(parse(q, now), None, "{q} at {now}");
+            }
+        }
+        assert!(parse("yesterday", at("9999-12-31T12:00:00Z")).is_some());
     }
 
     #[test]
