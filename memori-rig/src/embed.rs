@@ -34,6 +34,12 @@ pub trait Embedder: Send + Sync + 'static {
 
     /// Embed a batch; one L2-normalised vector per text, in order.
     async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>>;
+
+    /// Embed one recall query: on an agent call's path, so an embedder shared with the
+    /// background workers should serve it before their batches (default: [`Embedder::embed`]).
+    async fn embed_query(&self, query: String) -> Result<Vec<f32>> {
+        Ok(self.embed(vec![query]).await?.into_iter().next().unwrap_or_default())
+    }
 }
 
 /// Scale a vector to unit length (a zero vector stays zero).

@@ -483,7 +483,8 @@ impl Memori {
         if req.query.trim().is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let embed = async { Ok(self.inner.embedder.embed(vec![req.query.clone()]).await?.into_iter().next()) };
+        let embed =
+            async { Ok(Some(self.inner.embedder.embed_query(req.query.clone()).await?).filter(|v| !v.is_empty())) };
         let (index, query_vector) = tokio::try_join!(self.entity_index(entity), embed)?;
         let Some(index) = index else { return Ok(Vec::new()) };
         let now = req.as_of.unwrap_or_else(Utc::now);

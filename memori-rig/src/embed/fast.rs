@@ -1,6 +1,8 @@
 //! all-MiniLM-L6-v2 (int8 ONNX) through fastembed and a dynamically loaded ONNX Runtime.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use fastembed::{InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel};
@@ -13,10 +15,22 @@ use crate::error::{Error, ErrorKind, Result};
 /// for long messages, and the model was trained on at most 256 word pieces).
 const MAX_TOKENS: usize = 256;
 
+/// Texts a batch embeds per turn at the model; recall queries waiting go first between turns.
+const CHUNK: usize = 16;
+
+/// Longest a batch turn waits for recall queries to go first (so batches cannot starve).
+const MAX_YIELD: Duration = Duration::from_millis(200);
+
 /// Local embeddings with all-MiniLM-L6-v2, int8, 384 dimensions.
+///
+/// One model per process, shared by recall and the workers: batches take the model a chunk
+/// at a time and let waiting recall queries go first, so a query waits for at most one chunk
+/// rather than for a worker's whole batch.
 #[derive(Clone)]
 pub struct FastEmbedder {
     model: Arc<Mutex<TextEmbedding>>,
+    /// Recall queries waiting for the model.
+    queries_waiting: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for FastEmbedder {
@@ -70,28 +84,44 @@ impl FastEmbedder {
             InitOptionsUserDefined::new().with_max_length(MAX_TOKENS).with_intra_threads(threads),
         )
         .map_err(|e| Error::new(ErrorKind::MissingModel, format!("cannot load the embedding model: {e}")))?;
-        Ok(Self { model: Arc::new(Mutex::new(embedding)) })
+        Ok(Self { model: Arc::new(Mutex::new(embedding)), queries_waiting: Arc::new(AtomicUsize::new(0)) })
     }
 
     /// Embed synchronously on the calling thread (benchmarks, blocking contexts).
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        // Each batch is padded to its longest text: embedding texts in length order wastes far
+        // Each chunk is padded to its longest text: embedding texts in length order wastes far
         // less work on padding. Results are put back in the caller's order.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
-        let sorted: Vec<&str> = order.iter().map(|&i| texts[i].as_str()).collect();
-        let mut model =
-            self.model.lock().map_err(|_| Error::new(ErrorKind::Embedding, "embedding model poisoned by a panic"))?;
-        let vectors = model
-            .embed(sorted, Some(32))
-            .map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding failed: {e}")))?;
-        drop(model);
         let mut out = vec![Vec::new(); texts.len()];
-        for (mut v, i) in vectors.into_iter().zip(order) {
-            normalize(&mut v);
-            out[i] = v;
+        for chunk in order.chunks(CHUNK) {
+            let started = Instant::now();
+            while self.queries_waiting.load(Ordering::Acquire) > 0 && started.elapsed() < MAX_YIELD {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            let vectors = self.run(chunk.iter().map(|&i| texts[i].as_str()).collect())?;
+            for (mut v, &i) in vectors.into_iter().zip(chunk) {
+                normalize(&mut v);
+                out[i] = v;
+            }
         }
         Ok(out)
+    }
+
+    /// Embed one query ahead of any batch waiting for the model.
+    fn embed_query_blocking(&self, query: &str) -> Result<Vec<f32>> {
+        self.queries_waiting.fetch_add(1, Ordering::AcqRel);
+        let result = self.run(vec![query]);
+        self.queries_waiting.fetch_sub(1, Ordering::AcqRel);
+        let mut v = result?.into_iter().next().unwrap_or_default();
+        normalize(&mut v);
+        Ok(v)
+    }
+
+    fn run(&self, texts: Vec<&str>) -> Result<Vec<Vec<f32>>> {
+        let mut model =
+            self.model.lock().map_err(|_| Error::new(ErrorKind::Embedding, "embedding model poisoned by a panic"))?;
+        model.embed(texts, Some(CHUNK)).map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding failed: {e}")))
     }
 }
 
@@ -111,6 +141,13 @@ impl Embedder for FastEmbedder {
         }
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding task failed: {e}")))?
+    }
+
+    async fn embed_query(&self, query: String) -> Result<Vec<f32>> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.embed_query_blocking(&query))
             .await
             .map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding task failed: {e}")))?
     }
