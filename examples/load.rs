@@ -1,0 +1,253 @@
+//! Load: many concurrent rig agent runs with memory, through `memori.hook(..)`, against a
+//! loopback server speaking the OpenAI chat-completions API (rig's real OpenAI client).
+//!
+//! Each task is its own end user (entity) with a code word; it runs `--turns` agent calls in one
+//! session. The server checks every system prompt it receives for other users' code words.
+//! Afterwards every entity must hold exactly its 2 × turns messages. Prints the hook's recall
+//! and capture time per call (p50/p99), the call time, throughput and augmentation lag.
+//!
+//! ```text
+//! cargo run --release -p memori-examples --example load -- [--tasks 200] [--turns 20]
+//!     [--database-url postgres://postgres@127.0.0.1:5432/memori_load] [--hash-embedder]
+//! ```
+//! Without `--database-url`, a fresh SQLite file in the temp directory. The default embedder is
+//! the local MiniLM model (`memori setup`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use memori_rig::embed::HashEmbedder;
+use memori_rig::{EntityId, Memori, Scope};
+use rig_agent::AgentBuilder;
+use rig_agent::agent::{
+    AgentHook, CompletionCallAction, CompletionCallEvent, DispatchAction, DispatchEvent, HookContext, RunSettled,
+};
+use rig_core::providers::openai::OpenAIConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Default)]
+struct Timings {
+    recall: Mutex<Vec<Duration>>,
+    capture: Mutex<Vec<Duration>>,
+    call: Mutex<Vec<Duration>>,
+}
+
+/// Delegates to the memory hook and times its two phases.
+struct Timed<H> {
+    inner: H,
+    timings: Arc<Timings>,
+}
+
+impl<H: AgentHook> AgentHook for Timed<H> {
+    fn name(&self) -> Option<String> {
+        self.inner.name()
+    }
+
+    async fn on_completion_call(&self, ctx: &HookContext, ev: CompletionCallEvent<'_>) -> CompletionCallAction {
+        let started = Instant::now();
+        let action = self.inner.on_completion_call(ctx, ev).await;
+        self.timings.recall.lock().expect("timings").push(started.elapsed());
+        action
+    }
+
+    async fn on_dispatch(&self, ctx: &HookContext, ev: DispatchEvent<'_>) -> DispatchAction {
+        self.inner.on_dispatch(ctx, ev).await
+    }
+
+    async fn on_run_settled(&self, ctx: &HookContext, ev: RunSettled<'_>) {
+        let started = Instant::now();
+        self.inner.on_run_settled(ctx, ev).await;
+        self.timings.capture.lock().expect("timings").push(started.elapsed());
+    }
+}
+
+fn code_word(task: usize) -> String {
+    // Letters only: one lexical term per user.
+    let mut n = task;
+    let mut word = String::from("zq");
+    for _ in 0..4 {
+        word.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+    }
+    word
+}
+
+/// The loopback OpenAI server: answers every chat completion at once and counts system prompts
+/// that hold a code word other than the asking user's.
+async fn serve(tasks: usize, leaks: Arc<AtomicU64>, requests: Arc<AtomicU64>) -> anyhow::Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let words: Arc<Vec<String>> = Arc::new((0..tasks).map(code_word).collect());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let (leaks, requests, words) = (Arc::clone(&leaks), Arc::clone(&requests), Arc::clone(&words));
+            tokio::spawn(async move {
+                let _ = answer(socket, &words, &leaks, &requests).await;
+            });
+        }
+    });
+    Ok(format!("http://{addr}/v1"))
+}
+
+async fn answer(
+    mut socket: TcpStream,
+    words: &[String],
+    leaks: &AtomicU64,
+    requests: &AtomicU64,
+) -> anyhow::Result<()> {
+    let mut buf = Vec::new();
+    let body = loop {
+        let mut chunk = [0u8; 16384];
+        let n = socket.read(&mut chunk).await?;
+        anyhow::ensure!(n > 0, "closed");
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + len {
+            break serde_json::from_slice::<serde_json::Value>(&buf[end + 4..end + 4 + len])?;
+        }
+    };
+    requests.fetch_add(1, Ordering::Relaxed);
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let text_of = |m: &serde_json::Value| m["content"].as_str().map_or_else(|| m["content"].to_string(), str::to_owned);
+    let system = messages.iter().filter(|m| m["role"] == "system").map(text_of).collect::<String>();
+    let user = messages.iter().rev().find(|m| m["role"] == "user").map(text_of).unwrap_or_default();
+    let own = words.iter().find(|w| user.contains(w.as_str()));
+    if words.iter().any(|w| Some(w) != own && system.contains(w.as_str())) {
+        leaks.fetch_add(1, Ordering::Relaxed);
+    }
+    let reply = serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Noted."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+    })
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+        reply.len()
+    );
+    socket.write_all(response.as_bytes()).await?;
+    socket.shutdown().await?;
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn report(name: &str, samples: &Mutex<Vec<Duration>>) {
+    let mut s = samples.lock().expect("timings").clone();
+    s.sort();
+    println!(
+        "{name:<28} n={:<6} p50 {:>8.2} ms   p99 {:>8.2} ms   max {:>8.2} ms",
+        s.len(),
+        percentile(&s, 0.5),
+        percentile(&s, 0.99),
+        percentile(&s, 1.0)
+    );
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let tasks: usize = arg(&args, "--tasks", 200);
+    let turns: usize = arg(&args, "--turns", 20);
+    let sqlite = std::env::temp_dir().join(format!("memori-load-{}.db", std::process::id()));
+    let url: String = arg(&args, "--database-url", format!("sqlite://{}?mode=rwc", sqlite.display()));
+    let mut builder = Memori::builder().database_url(&url).configure(|c| c.workers = 2);
+    if args.iter().any(|a| a == "--hash-embedder") {
+        builder = builder.embedder(HashEmbedder::default());
+    }
+    let memori = builder.build().await?;
+    println!("memori load: {tasks} tasks x {turns} turns on {}", memori_rig::redact_url(&url));
+
+    let (leaks, requests) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let base_url = serve(tasks, Arc::clone(&leaks), Arc::clone(&requests)).await?;
+    let model = OpenAIConfig::new("load-key").with_base_url(base_url).client().chat("gpt-4o-mini");
+    let timings = Arc::new(Timings::default());
+
+    let started = Instant::now();
+    let mut runs = tokio::task::JoinSet::new();
+    for task in 0..tasks {
+        let (memori, model, timings) = (memori.clone(), model.clone(), Arc::clone(&timings));
+        runs.spawn(async move {
+            let agent = AgentBuilder::new(model).preamble("You are a helpful assistant.").build();
+            let scope = Scope::new(format!("load-user-{task}"), "load-bot", "session-1")?;
+            let word = code_word(task);
+            for turn in 0..turns {
+                let hook = Timed { inner: memori.hook(&scope), timings: Arc::clone(&timings) };
+                let prompt = format!("My code word is {word}; note {turn}: I bought {turn} apples at the market");
+                let call = Instant::now();
+                agent.prompt(prompt).add_hook(hook).await?;
+                timings.call.lock().expect("timings").push(call.elapsed());
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = runs.join_next().await {
+        r??;
+    }
+    let load_time = started.elapsed();
+    let drain_started = Instant::now();
+    memori.flush_timeout(Duration::from_secs(3600)).await?;
+    let drain = drain_started.elapsed();
+
+    let mut wrong = 0;
+    for task in 0..tasks {
+        let n = memori.message_count(&EntityId::new(format!("load-user-{task}"))?).await?;
+        if n != 2 * turns as u64 {
+            wrong += 1;
+            eprintln!("load-user-{task}: {n} messages, expected {}", 2 * turns);
+        }
+    }
+    let mut lag: Vec<Duration> = memori
+        .jobs(Some("done"), (tasks * turns * 2) as u64)
+        .await?
+        .iter()
+        .map(|j| (j.updated_at - j.created_at).to_std().unwrap_or_default())
+        .collect();
+    lag.sort();
+
+    let calls = tasks * turns;
+    println!(
+        "agent calls                  {calls} in {:.1} s = {:.0} calls/s",
+        load_time.as_secs_f64(),
+        calls as f64 / load_time.as_secs_f64()
+    );
+    report("hook recall per call", &timings.recall);
+    report("hook capture per call", &timings.capture);
+    report("whole agent call", &timings.call);
+    println!(
+        "augmentation lag (job)       n={:<6} p50 {:>8.2} ms   p99 {:>8.2} ms   queue drained {:.1} s after the load",
+        lag.len(),
+        percentile(&lag, 0.5),
+        percentile(&lag, 0.99),
+        drain.as_secs_f64()
+    );
+    let metrics: Vec<String> = memori.metrics().snapshot().iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("metrics                      {}", metrics.join(" "));
+    println!(
+        "checks                       requests={} entities with wrong message counts={wrong} prompts holding another user's words={} dead jobs={}",
+        requests.load(Ordering::Relaxed),
+        leaks.load(Ordering::Relaxed),
+        memori.dead_jobs().await?
+    );
+    memori.shutdown().await;
+    let _ = std::fs::remove_file(&sqlite);
+    anyhow::ensure!(wrong == 0 && leaks.load(Ordering::Relaxed) == 0, "lost, doubled or leaked data");
+    Ok(())
+}
