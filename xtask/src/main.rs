@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
             browser()?;
             let (pg, my) = databases()?;
             let mut cmd = cargo_cmd(&["test", "--workspace", "--all-targets"]);
-            cmd.env("MEMORI_TEST_POSTGRES_URL", pg)
+            cmd.env("MEMORI_TEST_POSTGRES_URL", &pg)
                 .env("MEMORI_TEST_MYSQL_URL", my)
                 .env("MEMORI_TEST_REQUIRE_ALL_BACKENDS", "1")
                 .env("MEMORI_TEST_REQUIRE_MODEL", "1")
@@ -43,9 +43,13 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)?;
             // Doc tests (the crate docs and README snippets) are not part of --all-targets.
             run(cargo_cmd(&["test", "--workspace", "--doc"]).env("MEMORI_TEST_REQUIRE_MODEL", "1"))?;
+            // A small load through the hook on SQLite and PostgreSQL: it fails on any lost, doubled
+            // or leaked message. The figures in BENCHMARKS.md come from the release build at 200 x 20.
+            load(&pg, 20, 5)?;
             // Bounded in the test run; `cargo xtask fuzz SECONDS` fuzzes longer.
             fuzz(15)
         }
+        "load" => load(&databases()?.0, 20, 5),
         "fuzz" => fuzz(std::env::args().nth(2).map_or(Ok(300), |s| s.parse()).context("cargo xtask fuzz [SECONDS]")?),
         "lint" => {
             cargo(&["fmt", "--all", "--check"])?;
@@ -54,7 +58,7 @@ fn main() -> anyhow::Result<()> {
             cargo(&["clippy", "-p", "memori-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])
         }
         _ => {
-            eprintln!("usage: cargo xtask <setup|dashboard|demo|test|lint|fuzz [SECONDS]>");
+            eprintln!("usage: cargo xtask <setup|dashboard|demo|test|lint|load|fuzz [SECONDS]>");
             bail!("unknown task {task:?}")
         }
     }
@@ -193,6 +197,30 @@ fn install_tool(krate: &str, binary: &str, want: &str, locked: bool) -> anyhow::
         .env("CARGO_PROFILE_RELEASE_LTO", "off")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"))?;
     Ok(path)
+}
+
+/// Run `examples/load.rs` with `tasks` x `turns` agent calls (hash embedder) on a fresh SQLite
+/// file and on a fresh PostgreSQL database of the server at `pg`; it exits non-zero on any lost,
+/// doubled or leaked message.
+fn load(pg: &str, tasks: usize, turns: usize) -> anyhow::Result<()> {
+    let (tasks, turns) = (tasks.to_string(), turns.to_string());
+    let example = ["run", "--quiet", "-p", "memori-examples", "--example", "load", "--", "--hash-embedder"];
+    run(cargo_cmd(&example).args(["--tasks", &tasks, "--turns", &turns]))?;
+    let db = "memori_xtask_load";
+    let psql = |sql: String| Command::new("psql").arg(pg).arg("-qc").arg(sql).status();
+    let created = psql(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .and_then(|_| psql(format!("CREATE DATABASE {db}")))
+        .context("psql is needed to create the load test's database")?;
+    if !created.success() {
+        bail!("cannot create the database {db} on {pg}");
+    }
+    let url = match pg.rsplit_once('/') {
+        Some((server, _)) if server.contains("://") && !server.ends_with('/') => format!("{server}/{db}"),
+        _ => bail!("cannot read the PostgreSQL URL {pg}"),
+    };
+    let result = run(cargo_cmd(&example).args(["--tasks", &tasks, "--turns", &turns, "--database-url", &url]));
+    let _ = psql(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+    result
 }
 
 /// Run every cargo-fuzz target of `memori-rig/fuzz` for `seconds` each, from the committed
