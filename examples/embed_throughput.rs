@@ -1,6 +1,7 @@
 //! Embedding throughput of the local model on LoCoMo turns, outside the job pipeline.
 //!
-//! `cargo run --release -p memori-examples --example embed_throughput -- ../shared/data/locomo/locomo.jsonl [BATCH]`
+//! `cargo run --release -p memori-examples --example embed_throughput -- LOCOMO.jsonl [BATCH]`, where
+//! `LOCOMO.jsonl` is LoCoMo in the import format (see `memori_rig::import`).
 
 use std::time::Instant;
 

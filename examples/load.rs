@@ -19,13 +19,12 @@ use std::time::{Duration, Instant};
 
 use memori_rig::embed::HashEmbedder;
 use memori_rig::{EntityId, Memori, Scope};
+use memori_tests::openai::{FakeOpenAi, Reply, texts_of};
 use rig_agent::AgentBuilder;
 use rig_agent::agent::{
     AgentHook, CompletionCallAction, CompletionCallEvent, DispatchAction, DispatchEvent, HookContext, RunSettled,
 };
 use rig_core::providers::openai::OpenAIConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Default)]
 struct Timings {
@@ -76,65 +75,19 @@ fn code_word(task: usize) -> String {
 
 /// The loopback OpenAI server: answers every chat completion at once and counts system prompts
 /// that hold a code word other than the asking user's.
-async fn serve(tasks: usize, leaks: Arc<AtomicU64>, requests: Arc<AtomicU64>) -> anyhow::Result<String> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let words: Arc<Vec<String>> = Arc::new((0..tasks).map(code_word).collect());
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let (leaks, requests, words) = (Arc::clone(&leaks), Arc::clone(&requests), Arc::clone(&words));
-            tokio::spawn(async move {
-                let _ = answer(socket, &words, &leaks, &requests).await;
-            });
+async fn serve(tasks: usize, leaks: Arc<AtomicU64>, requests: Arc<AtomicU64>) -> anyhow::Result<FakeOpenAi> {
+    let words: Vec<String> = (0..tasks).map(code_word).collect();
+    FakeOpenAi::unrecorded(move |body| {
+        requests.fetch_add(1, Ordering::Relaxed);
+        let system = texts_of(body, "system").concat();
+        let user = texts_of(body, "user").pop().unwrap_or_default();
+        let own = words.iter().find(|w| user.contains(w.as_str()));
+        if words.iter().any(|w| Some(w) != own && system.contains(w.as_str())) {
+            leaks.fetch_add(1, Ordering::Relaxed);
         }
-    });
-    Ok(format!("http://{addr}/v1"))
-}
-
-async fn answer(
-    mut socket: TcpStream,
-    words: &[String],
-    leaks: &AtomicU64,
-    requests: &AtomicU64,
-) -> anyhow::Result<()> {
-    let mut buf = Vec::new();
-    let body = loop {
-        let mut chunk = [0u8; 16384];
-        let n = socket.read(&mut chunk).await?;
-        anyhow::ensure!(n > 0, "closed");
-        buf.extend_from_slice(&chunk[..n]);
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-            .unwrap_or(0);
-        if buf.len() >= end + 4 + len {
-            break serde_json::from_slice::<serde_json::Value>(&buf[end + 4..end + 4 + len])?;
-        }
-    };
-    requests.fetch_add(1, Ordering::Relaxed);
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    let text_of = |m: &serde_json::Value| m["content"].as_str().map_or_else(|| m["content"].to_string(), str::to_owned);
-    let system = messages.iter().filter(|m| m["role"] == "system").map(text_of).collect::<String>();
-    let user = messages.iter().rev().find(|m| m["role"] == "user").map(text_of).unwrap_or_default();
-    let own = words.iter().find(|w| user.contains(w.as_str()));
-    if words.iter().any(|w| Some(w) != own && system.contains(w.as_str())) {
-        leaks.fetch_add(1, Ordering::Relaxed);
-    }
-    let reply = serde_json::json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Noted."}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
+        Reply::text("Noted.")
     })
-    .to_string();
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-        reply.len()
-    );
-    socket.write_all(response.as_bytes()).await?;
-    socket.shutdown().await?;
-    Ok(())
+    .await
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -176,8 +129,8 @@ async fn main() -> anyhow::Result<()> {
     println!("memori load: {tasks} tasks x {turns} turns on {}", memori_rig::redact_url(&url));
 
     let (leaks, requests) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let base_url = serve(tasks, Arc::clone(&leaks), Arc::clone(&requests)).await?;
-    let model = OpenAIConfig::new("load-key").with_base_url(base_url).client().chat("gpt-4o-mini");
+    let server = serve(tasks, Arc::clone(&leaks), Arc::clone(&requests)).await?;
+    let model = OpenAIConfig::new("load-key").with_base_url(server.base_url.clone()).client().chat("gpt-4o-mini");
     let timings = Arc::new(Timings::default());
 
     let started = Instant::now();
@@ -215,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let mut lag: Vec<Duration> = memori
-        .jobs(Some("done"), (tasks * turns * 2) as u64)
+        .jobs(Some(memori_rig::JobStatus::Done), (tasks * turns * 2) as u64)
         .await?
         .iter()
         .map(|j| (j.updated_at - j.created_at).to_std().unwrap_or_default())
@@ -238,8 +191,8 @@ async fn main() -> anyhow::Result<()> {
         percentile(&lag, 0.99),
         drain.as_secs_f64()
     );
-    let metrics: Vec<String> = memori.metrics().snapshot().iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!("metrics                      {}", metrics.join(" "));
+    let metrics = serde_json::to_string(&memori.metrics().snapshot())?;
+    println!("metrics                      {metrics}");
     println!(
         "checks                       requests={} entities with wrong message counts={wrong} prompts holding another user's words={} dead jobs={}",
         requests.load(Ordering::Relaxed),

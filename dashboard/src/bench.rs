@@ -138,7 +138,7 @@ async fn recall_latencies(
         let t = Instant::now();
         let r = memori.recall_with(&entity, RecallRequest::new(query)).await?;
         out.push(t.elapsed().as_secs_f64() * 1000.0);
-        anyhow::ensure!(!r.is_empty(), "recall found nothing; the bench store is broken");
+        anyhow::ensure!(!r.memories.is_empty(), "recall found nothing; the bench store is broken");
     }
     Ok(out)
 }

@@ -4,8 +4,11 @@
 //! Each conversation goes into its own fresh SQLite database and is augmented by the real
 //! pipeline (offline extractor, local MiniLM embeddings); each question is asked as of its
 //! question date when it has one. Retrieved memories are mapped to their source turn ids (a
-//! memory from several turns counts for each, once, in rank order), as
-//! `../shared/data/README.md` defines the metrics.
+//! memory from several turns counts for each, once, in rank order). R@k is the share of a
+//! question's evidence turns in the top k, Hit@k whether any is, All@k whether all are, NDCG@k
+//! with binary relevance; averaged over questions that have evidence (LoCoMo category 5 and
+//! LongMemEval `_abs` questions have none and are left out). The file format is the one
+//! `memori_rig::import` reads.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -160,10 +163,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 );
             }
             let t = Instant::now();
-            let recalled = memori.recall_with(&entity, req).await?;
+            let recollection = memori.recall_with(&entity, req).await?;
             let latency_ms = t.elapsed().as_secs_f64() * 1000.0;
-            let tokens = memori.render_block(&recalled).map_or(0, |b| memori_rig::recall::tokens::count(&b));
-            let turns = turns(&recalled);
+            let tokens = recollection.block().map_or(0, |b| memori_rig::recall::tokens::count(&b));
+            let turns = turns(&recollection.memories);
             outcomes.push(Outcome {
                 category: category(q),
                 scores: ks.iter().map(|&k| score(&turns, &q.evidence_turn_ids, k)).collect(),

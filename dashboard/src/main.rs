@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use memori_rig::admin::OperatorRole;
 use memori_rig::{EntityId, Memori, RecallRequest};
 
 /// Long-term memory for rig agents: operator commands.
@@ -74,7 +75,7 @@ enum Command {
     /// into its own fresh database and augmented, then every question is recalled; prints R@k,
     /// Hit@k, All@k and NDCG@k per category and overall, latency and injected tokens.
     Eval {
-        /// The JSONL file (format: ../shared/data/README.md).
+        /// The JSONL file: LoCoMo or LongMemEval converted to the import format (see `memori import`).
         #[arg(long)]
         input: PathBuf,
         /// Cut-offs, comma separated.
@@ -166,11 +167,15 @@ enum UserAction {
         /// Operator name.
         name: String,
         /// `admin` (changes and erases) or `viewer` (reads).
-        #[arg(long, default_value = "viewer")]
-        role: String,
+        #[arg(long, default_value = "viewer", value_parser = parse_role)]
+        role: OperatorRole,
     },
     /// List operators.
     List,
+}
+
+fn parse_role(s: &str) -> Result<OperatorRole, String> {
+    OperatorRole::parse(s).ok_or_else(|| format!("{s:?} is not admin or viewer"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,7 +184,7 @@ enum JobsAction {
     List {
         /// Only jobs in this state: pending, running, done or dead.
         #[arg(long)]
-        status: Option<String>,
+        status: Option<memori_rig::JobStatus>,
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: u64,
@@ -276,7 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let memori = open(&cli.database_url, 0).await?;
             let started = Instant::now();
-            let recalled = memori.recall_with(&entity, req).await?;
+            let recalled = memori.recall_with(&entity, req).await?.memories;
             let elapsed = started.elapsed();
             if json {
                 println!("{}", serde_json::to_string_pretty(&recalled)?);
@@ -364,9 +369,8 @@ async fn import(
         augment.as_secs_f64(),
         stored as f64 / augment.as_secs_f64().max(1e-9)
     );
-    let count = |name: &str| memori.metrics().snapshot().into_iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| v);
-    let (new, merged, invalidated) =
-        (count("memories_extracted"), count("memories_reinforced"), count("memories_invalidated"));
+    let m = memori.metrics().snapshot();
+    let (new, merged, invalidated) = (m.memories_extracted, m.memories_reinforced, m.memories_invalidated);
     println!(
         "extracted {new} memories ({:.1} per 100 turns), {merged} repeats merged, {invalidated} invalidated by a later statement",
         new as f64 * 100.0 / stored.max(1) as f64
@@ -383,12 +387,7 @@ async fn jobs(url: &str, action: JobsAction) -> anyhow::Result<()> {
     let memori = open(url, 0).await?;
     match action {
         JobsAction::List { status, limit, json } => {
-            if let Some(s) = &status
-                && !["pending", "running", "done", "dead"].contains(&s.as_str())
-            {
-                bail!("--status {s:?} is not one of pending, running, done, dead");
-            }
-            let jobs = memori.jobs(status.as_deref(), limit).await?;
+            let jobs = memori.jobs(status, limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&jobs)?);
             } else if jobs.is_empty() {
@@ -399,8 +398,8 @@ async fn jobs(url: &str, action: JobsAction) -> anyhow::Result<()> {
                     println!(
                         "{:>8} {:<8} {:<8} attempts {}/{}  updated {}{error}",
                         j.id,
-                        j.kind,
-                        j.status,
+                        j.kind.as_str(),
+                        j.status.as_str(),
                         j.attempts,
                         j.max_attempts,
                         j.updated_at.format("%Y-%m-%d %H:%M:%S")
@@ -449,9 +448,6 @@ async fn user(url: &str, action: UserAction) -> anyhow::Result<()> {
     let memori = open(url, 0).await?;
     match action {
         UserAction::Add { name, role } => {
-            if !matches!(role.as_str(), "admin" | "viewer") {
-                bail!("--role {role:?} is not admin or viewer");
-            }
             let password = match std::env::var("MEMORI_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => {
@@ -464,12 +460,12 @@ async fn user(url: &str, action: UserAction) -> anyhow::Result<()> {
             };
             memori_dashboard::server::check_new_password(&password).map_err(anyhow::Error::msg)?;
             let hash = memori_dashboard::server::hash_password(&password)?;
-            let created = memori.put_operator(&name, &hash, &role, "cli").await?;
-            println!("{} operator {name} ({role})", if created { "added" } else { "updated" });
+            let created = memori.accounts().put_operator(&name, &hash, role, "cli").await?;
+            println!("{} operator {name} ({})", if created { "added" } else { "updated" }, role.as_str());
         }
         UserAction::List => {
-            for o in memori.operators().await? {
-                println!("{:<24} {:<7} added {}", o.name, o.role, o.created_at.format("%Y-%m-%d %H:%M"));
+            for o in memori.accounts().operators().await? {
+                println!("{:<24} {:<7} added {}", o.name, o.role.as_str(), o.created_at.format("%Y-%m-%d %H:%M"));
             }
         }
     }

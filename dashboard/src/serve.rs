@@ -75,7 +75,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .await
         .with_context(|| format!("cannot open memory at {}", memori_rig::redact_url(&args.url)))?;
-    if memori.operators().await?.is_empty() {
+    if memori.accounts().operators().await?.is_empty() {
         eprintln!("memori serve: no operator can sign in yet; add one with `memori user add NAME --role admin`");
     }
     eprintln!("memori serve: http://{bind} on {}", memori_rig::redact_url(&args.url));

@@ -1,8 +1,10 @@
 //! The dashboard server: the JSON API under `/api/v1`, the browser app's static files, and
 //! the security around both (sessions, CSRF, roles, headers).
 //!
-//! Every `/api/v1` route except `auth/login` needs a signed-in operator or an API key. The
-//! static files (the app's code, no data) are public so that the login page can load.
+//! Every `/api/v1` route except `auth/login` needs a signed-in operator or an API key: one
+//! layer over the whole API authenticates every request that the route table does not mark
+//! [`Access::Public`], and each [`Access::Admin`] route checks the role. The static files (the
+//! app's code, no data) are public so that the login page can load.
 
 mod api;
 pub mod auth;
@@ -15,10 +17,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use memori_rig::Memori;
 use sha2::{Digest, Sha256};
 use tower_sessions::cookie::SameSite;
@@ -92,6 +94,88 @@ fn load_index(assets: &Path) -> Option<IndexPage> {
     Some(IndexPage { csp: csp(&hashes), html })
 }
 
+/// Who may call an API route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: only `POST /auth/login`.
+    Public,
+    /// Any signed-in operator or API key, viewers included (reads, the recall preview,
+    /// signing out). Mutations from a browser session also need its CSRF token.
+    Operator,
+    /// The admin role (every change to stored data, settings and keys).
+    Admin,
+}
+
+/// One route of the JSON API, as the router serves it (paths relative to `/api/v1`).
+#[derive(Clone, Debug)]
+pub struct ApiRoute {
+    /// HTTP method.
+    pub method: Method,
+    /// Path pattern, with `{param}` segments.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+/// Builds the API router and its route table together: a route cannot be added without
+/// saying who may call it, and the table is what the security tests walk and what the OpenAPI
+/// document must match.
+struct Api {
+    router: Router<AppState>,
+    table: Vec<ApiRoute>,
+}
+
+impl Api {
+    fn route(mut self, method: Method, path: &'static str, access: Access, handler: MethodRouter<AppState>) -> Self {
+        let handler = match access {
+            Access::Admin => handler.route_layer(middleware::from_fn(auth::require_admin)),
+            Access::Public | Access::Operator => handler,
+        };
+        self.router = self.router.route(path, handler);
+        self.table.push(ApiRoute { method, path, access });
+        self
+    }
+}
+
+/// Every `/api/v1` route with its handler and access level.
+fn api_router() -> (Router<AppState>, Vec<ApiRoute>) {
+    use Access::{Admin, Operator, Public};
+    let api = Api { router: Router::new(), table: Vec::new() }
+        .route(Method::POST, "/auth/login", Public, post(auth::login))
+        .route(Method::POST, "/auth/logout", Operator, post(auth::logout))
+        .route(Method::GET, "/auth/me", Operator, get(auth::me))
+        .route(Method::GET, "/overview", Operator, get(api::overview))
+        .route(Method::GET, "/entities", Operator, get(api::entities))
+        .route(Method::GET, "/entities/{id}", Operator, get(api::entity))
+        .route(Method::DELETE, "/entities/{id}", Admin, delete(api::erase_entity))
+        .route(Method::GET, "/entities/{id}/export", Operator, get(api::export_entity))
+        .route(Method::GET, "/entities/{id}/graph", Operator, get(api::graph))
+        .route(Method::GET, "/entities/{id}/sessions/{session}", Operator, get(api::transcript))
+        .route(Method::GET, "/memories/{id}", Operator, get(api::memory))
+        .route(Method::PATCH, "/memories/{id}", Admin, patch(api::update_memory))
+        .route(Method::DELETE, "/memories/{id}", Admin, delete(api::delete_memory))
+        .route(Method::POST, "/recall/preview", Operator, post(api::recall_preview))
+        .route(Method::GET, "/settings", Operator, get(api::settings))
+        .route(Method::PUT, "/settings", Admin, put(api::save_settings))
+        .route(Method::GET, "/settings/history", Operator, get(api::settings_history))
+        .route(Method::POST, "/retention/apply", Admin, post(api::apply_retention))
+        .route(Method::GET, "/audit", Operator, get(api::audit))
+        .route(Method::GET, "/jobs", Operator, get(api::jobs))
+        .route(Method::POST, "/jobs/retry-dead", Admin, post(api::retry_dead))
+        .route(Method::POST, "/jobs/{id}/retry", Admin, post(api::retry_job))
+        .route(Method::GET, "/api-keys", Admin, get(api::api_keys))
+        .route(Method::POST, "/api-keys", Admin, post(api::create_api_key))
+        .route(Method::DELETE, "/api-keys/{id}", Admin, delete(api::revoke_api_key))
+        .route(Method::GET, "/operators", Operator, get(api::operators))
+        .route(Method::GET, "/openapi.json", Operator, get(api::openapi));
+    (api.router, api.table)
+}
+
+/// The API's route table (paths relative to `/api/v1`).
+pub fn routes() -> Vec<ApiRoute> {
+    api_router().1
+}
+
 /// The whole app: API, static files, sessions and security headers.
 pub fn router(memori: Memori, options: &ServerOptions) -> Router {
     let index = options.assets.as_deref().and_then(load_index);
@@ -109,30 +193,15 @@ pub fn router(memori: Memori, options: &ServerOptions) -> Router {
             time::Duration::try_from(options.session_idle).unwrap_or(time::Duration::hours(8)),
         ));
 
-    let api = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/overview", get(api::overview))
-        .route("/entities", get(api::entities))
-        .route("/entities/{id}", get(api::entity).delete(api::erase_entity))
-        .route("/entities/{id}/export", get(api::export_entity))
-        .route("/entities/{id}/graph", get(api::graph))
-        .route("/entities/{id}/sessions/{session}", get(api::transcript))
-        .route("/memories/{id}", get(api::memory).patch(api::update_memory).delete(api::delete_memory))
-        .route("/recall/preview", post(api::recall_preview))
-        .route("/settings", get(api::settings).put(api::save_settings))
-        .route("/settings/history", get(api::settings_history))
-        .route("/retention/apply", post(api::apply_retention))
-        .route("/audit", get(api::audit))
-        .route("/jobs", get(api::jobs))
-        .route("/jobs/retry-dead", post(api::retry_dead))
-        .route("/jobs/{id}/retry", post(api::retry_job))
-        .route("/api-keys", get(api::api_keys).post(api::create_api_key))
-        .route("/api-keys/{id}", delete(api::revoke_api_key))
-        .route("/operators", get(api::operators))
-        .route("/openapi.json", get(api::openapi))
+    let (api, table) = api_router();
+    let public: Vec<(Method, &'static str)> =
+        table.iter().filter(|r| r.access == Access::Public).map(|r| (r.method.clone(), r.path)).collect();
+    let api = api
         .fallback(|| async { ApiError::not_found("no such API route") })
+        .layer(middleware::from_fn_with_state(
+            auth::Gate { state: state.clone(), public: Arc::new(public) },
+            auth::authenticate,
+        ))
         .layer(middleware::from_fn(no_store));
 
     let mut app = Router::new().nest("/api/v1", api);
@@ -200,7 +269,7 @@ pub async fn serve(memori: Memori, addr: SocketAddr, options: ServerOptions) -> 
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
                 tick.tick().await;
-                if let Err(e) = memori.delete_expired_web_sessions().await {
+                if let Err(e) = memori.accounts().delete_expired_web_sessions().await {
                     tracing::warn!(error = %e, "cannot sweep expired sessions");
                 }
                 match memori.settings().await {

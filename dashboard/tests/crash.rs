@@ -2,6 +2,10 @@
 //! embeddings but before marking its jobs done (failpoint `worker-before-complete`). A new
 //! worker takes the jobs over when their lease expires; every turn ends up augmented exactly
 //! once, with no duplicate memory or embedding.
+//!
+//! Failpoints exist only in builds with the `failpoints` feature, which `cargo xtask test`
+//! turns on. Without it the test cannot run; under `MEMORI_TEST_REQUIRE_ALL_BACKENDS=1` (CI)
+//! that fails it instead of passing silently.
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -28,6 +32,14 @@ impl Drop for Killed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() -> anyhow::Result<()> {
+    if !cfg!(feature = "failpoints") {
+        assert!(
+            std::env::var("MEMORI_TEST_REQUIRE_ALL_BACKENDS").is_err(),
+            "the crash test needs the `failpoints` feature: cargo test -p memori-dashboard --features failpoints"
+        );
+        eprintln!("note: skipping the crash test: build with --features failpoints");
+        return Ok(());
+    }
     if !memori_tests::model_available() {
         return Ok(());
     }
@@ -58,7 +70,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() -> anyho
         assert!(first.0.try_wait()?.is_none(), "the first worker exited early");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(memori.jobs(Some("running"), 100).await?.len(), 5, "written, but not finished");
+    assert_eq!(memori.jobs(Some(memori_rig::JobStatus::Running), 100).await?.len(), 5, "written, but not finished");
     first.0.kill()?; // SIGKILL
     first.0.wait()?;
 
@@ -66,12 +78,12 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() -> anyho
     memori.flush_timeout(Duration::from_secs(90)).await?;
     let stats = memori.stats(&entity).await?;
     assert_eq!((stats.messages, stats.memories, stats.embeddings), (40, 80, 80), "exactly once: {stats:?}");
-    let memories = memori.memories(&entity, true).await?;
+    let memories = memori.memories(&entity, memori_rig::Validity::All).await?;
     assert!(
         memories.iter().all(|m| m.mention_count == 1 && m.sources.len() == 1 && m.invalidated_at.is_none()),
         "the rerun added no mention and invalidated nothing: {memories:?}"
     );
-    let done = memori.jobs(Some("done"), 100).await?;
+    let done = memori.jobs(Some(memori_rig::JobStatus::Done), 100).await?;
     assert_eq!(done.len(), 5);
     assert!(done.iter().all(|j| j.attempts == 2), "each job was taken over once: {done:?}");
     memori.shutdown().await;

@@ -1,6 +1,6 @@
-//! Operator features: browse entities, sessions and memories; correct or delete a memory;
-//! erase or export an entity; apply retention; read the audit log; manage the dashboard's
-//! operators, API keys and browser sessions. The dashboard's JSON API calls these; so can any
+//! Reading and managing what is stored: an entity's memories, graph and counts; for
+//! operators also entity lists, transcripts, a memory's provenance, corrections, erasure,
+//! export, retention and the audit log. The dashboard's JSON API calls these; so can any
 //! program (a deletion request handled by a script, for example).
 //!
 //! Every change writes an audit record in the same transaction, naming the actor and never
@@ -13,12 +13,13 @@ use chrono::Utc;
 pub use memori_types::admin::*;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Memory, MemoryKind};
+use crate::graph::KnowledgeGraph;
+use crate::model::{EntityStats, JobStatus, Memory, MemoryKind, Validity};
 use crate::scope::{EntityId, ProcessId};
-use crate::store::{self, admin as q, from_ms, operators as ops};
+use crate::store::{self, EntityRow, browse, compliance, from_ms, memories};
 use crate::{MAX_MEMORY_TEXT_BYTES, Memori};
 
-fn summary(r: q::EntityRow) -> EntitySummary {
+fn summary(r: browse::EntityEntry) -> EntitySummary {
     EntitySummary {
         id: r.external_id,
         created_at: from_ms(r.created_at),
@@ -29,7 +30,7 @@ fn summary(r: q::EntityRow) -> EntitySummary {
     }
 }
 
-fn transcript_message(r: q::MessageRow) -> TranscriptMessage {
+fn transcript_message(r: browse::MessageEntry) -> TranscriptMessage {
     TranscriptMessage {
         id: r.id,
         session: r.session,
@@ -48,82 +49,57 @@ fn not_found(what: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("no such {what}"))
 }
 
-/// An operator account as stored: name, Argon2 PHC hash, role, creation time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OperatorRecord {
-    /// Name (1 to 64 characters).
-    pub name: String,
-    /// The password's PHC-format hash (the dashboard uses Argon2id).
-    pub password_hash: String,
-    /// `admin` or `viewer`.
-    pub role: String,
-    /// When added.
-    pub created_at: chrono::DateTime<Utc>,
-}
-
-/// An API key as stored: its secret only as a hash.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ApiKeyRecord {
-    /// Key id.
-    pub id: i64,
-    /// What it is for.
-    pub name: String,
-    /// Public prefix, unique.
-    pub prefix: String,
-    /// Hex SHA-256 of the secret.
-    pub secret_hash: String,
-    /// `admin` or `viewer`.
-    pub role: String,
-    /// Who made it.
-    pub created_by: String,
-    /// When.
-    pub created_at: chrono::DateTime<Utc>,
-    /// Last use.
-    pub last_used_at: Option<chrono::DateTime<Utc>>,
-    /// When revoked.
-    pub revoked_at: Option<chrono::DateTime<Utc>>,
-}
-
-impl From<ops::OperatorRow> for OperatorRecord {
-    fn from(r: ops::OperatorRow) -> Self {
-        OperatorRecord { name: r.name, password_hash: r.password_hash, role: r.role, created_at: from_ms(r.created_at) }
+impl Memori {
+    /// Every memory of an entity (extracted ones and episodes), oldest first: the current ones,
+    /// or with [`Validity::All`] also those a later statement invalidated. Empty for an
+    /// unknown entity.
+    pub async fn memories(&self, entity: &EntityId, validity: Validity) -> Result<Vec<Memory>> {
+        let Some(row) = store::capture::entity_row(&self.inner.db, entity).await? else { return Ok(Vec::new()) };
+        let model = self.inner.embedder.model_id();
+        let candidates = memories::candidates(&self.inner.db, row, model, validity).await?;
+        Ok(candidates.into_iter().map(|c| c.memory).collect())
     }
-}
 
-impl From<ops::ApiKeyRow> for ApiKeyRecord {
-    fn from(r: ops::ApiKeyRow) -> Self {
-        ApiKeyRecord {
-            id: r.id,
-            name: r.name,
-            prefix: r.prefix,
-            secret_hash: r.secret_hash,
-            role: r.role,
-            created_by: r.created_by,
-            created_at: from_ms(r.created_at),
-            last_used_at: r.last_used_at.map(from_ms),
-            revoked_at: r.revoked_at.map(from_ms),
+    /// The knowledge graph of an entity: its current statements, or with [`Validity::All`]
+    /// also the ones a later statement invalidated. Empty for an unknown entity.
+    pub async fn graph(&self, entity: &EntityId, validity: Validity) -> Result<KnowledgeGraph> {
+        let Some(row) = store::capture::entity_row(&self.inner.db, entity).await? else {
+            return Ok(KnowledgeGraph::default());
+        };
+        let (nodes, edges) = store::graph::graph(&self.inner.db, row, validity).await?;
+        Ok(KnowledgeGraph::new(nodes, edges))
+    }
+
+    /// Row counts of an entity's data (all zero for an unknown entity).
+    pub async fn stats(&self, entity: &EntityId) -> Result<EntityStats> {
+        match store::capture::entity_row(&self.inner.db, entity).await? {
+            Some(row) => memories::entity_stats(&self.inner.db, row).await,
+            None => Ok(EntityStats::default()),
         }
     }
-}
 
-impl Memori {
+    /// How many messages are stored for an entity.
+    pub async fn message_count(&self, entity: &EntityId) -> Result<u64> {
+        Ok(self.stats(entity).await?.messages)
+    }
+
     /// Entities whose id contains `search`, most recently active first.
     pub async fn list_entities(&self, search: Option<&str>, offset: u64, limit: u64) -> Result<Page<EntitySummary>> {
         let limit = limit.clamp(1, 500);
-        let (rows, total) = q::list_entities(self.connection(), search, offset, limit).await?;
+        let (rows, total) = browse::list_entities(&self.inner.db, search, offset, limit).await?;
         Ok(Page { items: rows.into_iter().map(summary).collect(), total, offset, limit })
     }
 
     /// One entity with its sessions and every memory (invalidated ones included).
     pub async fn entity_detail(&self, entity: &EntityId) -> Result<EntityDetail> {
-        let row = q::entity(self.connection(), entity.as_str()).await?.ok_or_else(|| not_found("entity"))?;
-        let sessions = self.sessions_of_row(row.id).await?;
-        let memories = self.memories(entity, true).await?;
+        let row = browse::entity(&self.inner.db, entity.as_str()).await?.ok_or_else(|| not_found("entity"))?;
+        let sessions = self.sessions_of_row(row.row).await?;
+        let memories = self.memories(entity, Validity::All).await?;
         Ok(EntityDetail { entity: summary(row), sessions, memories })
     }
 
-    async fn sessions_of_row(&self, entity_row: i64) -> Result<Vec<SessionInfo>> {
-        Ok(q::sessions_of(self.connection(), entity_row)
+    async fn sessions_of_row(&self, entity: EntityRow) -> Result<Vec<SessionInfo>> {
+        Ok(browse::sessions_of(&self.inner.db, entity)
             .await?
             .into_iter()
             .map(|s| SessionInfo {
@@ -139,20 +115,20 @@ impl Memori {
 
     /// The messages of one session, in order, tool calls and results included.
     pub async fn transcript(&self, entity: &EntityId, session: &str) -> Result<Vec<TranscriptMessage>> {
-        let row = store::entity_row_id(self.connection(), entity).await?.ok_or_else(|| not_found("entity"))?;
-        let rows = q::transcript(self.connection(), row, session).await?.ok_or_else(|| not_found("session"))?;
+        let row = store::capture::entity_row(&self.inner.db, entity).await?.ok_or_else(|| not_found("entity"))?;
+        let rows = browse::transcript(&self.inner.db, row, session).await?.ok_or_else(|| not_found("session"))?;
         Ok(rows.into_iter().map(transcript_message).collect())
     }
 
     /// One memory, its entity, its source messages and what invalidated it.
     pub async fn memory_detail(&self, memory_id: i64) -> Result<MemoryDetail> {
-        let db = self.connection();
-        let (entity_row, entity) = q::memory_owner(db, memory_id).await?.ok_or_else(|| not_found("memory"))?;
-        let all = store::candidates(db, entity_row, self.embedder().model_id(), None, true).await?;
+        let db = &self.inner.db;
+        let (row, entity) = memories::memory_owner(db, memory_id).await?.ok_or_else(|| not_found("memory"))?;
+        let all = memories::candidates(db, row, self.inner.embedder.model_id(), Validity::All).await?;
         let find = |id: i64| all.iter().find(|c| c.memory.id == id).map(|c| c.memory.clone());
         let memory = find(memory_id).ok_or_else(|| not_found("memory"))?;
         let invalidated_by = memory.invalidated_by.and_then(find);
-        let sources = q::sources_of(db, memory_id).await?.into_iter().map(transcript_message).collect();
+        let sources = browse::sources_of(db, memory_id).await?.into_iter().map(transcript_message).collect();
         Ok(MemoryDetail { entity, memory, sources, invalidated_by })
     }
 
@@ -177,22 +153,18 @@ impl Memori {
             return Err(Error::invalid_input("a memory cannot be turned into an episode (episodes are messages)"));
         }
         let text = patch.text.as_deref().map(str::trim).map(str::to_owned);
+        let embedder = &self.inner.embedder;
         let embedding = match &text {
             Some(t) => {
-                let v = self.embedder().embed(vec![t.clone()]).await?.pop().ok_or_else(|| {
+                let v = embedder.embed(vec![t.clone()]).await?.pop().ok_or_else(|| {
                     Error::new(ErrorKind::Embedding, "the embedder returned no vector for the new text")
                 })?;
-                Some((self.embedder().model_id().to_owned(), v.len() as i32, store::encode_vector(&v)))
+                Some((embedder.model_id().to_owned(), v))
             }
             None => None,
         };
-        let update = q::MemoryUpdate {
-            text,
-            kind: patch.kind.map(|k| k.as_str().to_owned()),
-            importance: patch.importance,
-            embedding,
-        };
-        if !q::update_memory(self.connection(), memory_id, update, actor).await? {
+        let update = memories::MemoryUpdate { text, kind: patch.kind, importance: patch.importance, embedding };
+        if !memories::update_memory(&self.inner.db, memory_id, update, actor).await? {
             return Err(not_found("memory"));
         }
         Ok(self.memory_detail(memory_id).await?.memory)
@@ -200,27 +172,27 @@ impl Memori {
 
     /// Delete one memory with its embeddings, sources and graph edges, audited.
     pub async fn delete_memory(&self, memory_id: i64, actor: &str) -> Result<()> {
-        if q::delete_memory(self.connection(), memory_id, actor).await? { Ok(()) } else { Err(not_found("memory")) }
+        if memories::delete_memory(&self.inner.db, memory_id, actor).await? { Ok(()) } else { Err(not_found("memory")) }
     }
 
     /// Erase an entity and everything stored about it (sessions, messages, summaries,
     /// memories, sources, embeddings, graph, jobs) in one transaction. The audit record and
     /// the receipt hold counts only: the entity's id is personal data and is not kept.
     pub async fn erase_entity(&self, entity: &EntityId, actor: &str) -> Result<ErasureReceipt> {
-        let (audit_id, removed) =
-            q::erase_entity(self.connection(), entity.as_str(), actor).await?.ok_or_else(|| not_found("entity"))?;
+        let (audit_id, removed) = compliance::erase_entity(&self.inner.db, entity.as_str(), actor)
+            .await?
+            .ok_or_else(|| not_found("entity"))?;
         Ok(ErasureReceipt { audit_id: Some(audit_id), erased_at: Utc::now(), removed })
     }
 
     /// Everything stored about an entity, for a data-access request.
     pub async fn export_entity(&self, entity: &EntityId) -> Result<EntityExport> {
-        let db = self.connection();
-        let row = q::entity(db, entity.as_str()).await?.ok_or_else(|| not_found("entity"))?;
-        let entity_row = row.id;
-        let sessions = self.sessions_of_row(entity_row).await?;
-        let memories = self.memories(entity, true).await?;
-        let rows = q::export_rows(db, entity_row).await?;
-        let graph = self.graph_view(entity, true).await?;
+        let db = &self.inner.db;
+        let row = browse::entity(db, entity.as_str()).await?.ok_or_else(|| not_found("entity"))?;
+        let sessions = self.sessions_of_row(row.row).await?;
+        let memories = self.memories(entity, Validity::All).await?;
+        let rows = compliance::export_rows(db, row.row).await?;
+        let graph = self.graph_view(entity, Validity::All).await?;
         Ok(EntityExport {
             format: "memori-export/1".into(),
             exported_at: Utc::now(),
@@ -231,33 +203,30 @@ impl Memori {
             embeddings: rows
                 .embeddings
                 .into_iter()
-                .map(|(memory_id, model, bytes)| ExportedEmbedding {
-                    memory_id,
-                    model,
-                    vector: store::decode_vector(&bytes),
-                })
+                .map(|e| ExportedEmbedding { memory_id: e.memory_id, model: e.model, vector: e.vector })
                 .collect(),
             graph,
             jobs: rows
                 .jobs
                 .into_iter()
-                .map(|(id, kind, status, at)| ExportedJob { id, kind, status, created_at: from_ms(at) })
+                .map(|j| ExportedJob { id: j.id, kind: j.kind, status: j.status, created_at: j.created_at })
                 .collect(),
         })
     }
 
     /// An entity's knowledge graph as plain nodes and edges (for display and export).
-    pub async fn graph_view(&self, entity: &EntityId, history: bool) -> Result<GraphView> {
-        let g = self.graph(entity, history).await?;
+    pub async fn graph_view(&self, entity: &EntityId, validity: Validity) -> Result<GraphView> {
+        let g = self.graph(entity, validity).await?;
         Ok(GraphView { nodes: g.nodes().cloned().collect(), edges: g.edges().cloned().collect() })
     }
 
     /// Counts, queue health and the latest audit records.
     pub async fn overview(&self) -> Result<Overview> {
-        let t = q::totals(self.connection()).await?;
-        let count = |s: &str| t.jobs.get(s).copied().unwrap_or(0);
-        let mut failing = self.jobs(Some("dead"), 20).await?;
-        failing.extend(self.jobs(Some("pending"), 50).await?.into_iter().filter(|j| j.last_error.is_some()).take(20));
+        let t = browse::totals(&self.inner.db).await?;
+        let count = |s: JobStatus| t.jobs.get(s.as_str()).copied().unwrap_or(0);
+        let mut failing = self.jobs(Some(JobStatus::Dead), 20).await?;
+        let retrying = self.jobs(Some(JobStatus::Pending), 50).await?;
+        failing.extend(retrying.into_iter().filter(|j| j.last_error.is_some()).take(20));
         Ok(Overview {
             entities: t.entities,
             sessions: t.sessions,
@@ -266,10 +235,10 @@ impl Memori {
             invalidated: t.invalidated,
             graph_edges: t.edges,
             jobs: JobCounts {
-                pending: count("pending"),
-                running: count("running"),
-                done: count("done"),
-                dead: count("dead"),
+                pending: count(JobStatus::Pending),
+                running: count(JobStatus::Running),
+                done: count(JobStatus::Done),
+                dead: count(JobStatus::Dead),
             },
             failing_jobs: failing,
             recent: self.audit_log(None, 10).await?,
@@ -278,19 +247,7 @@ impl Memori {
 
     /// Audit records, newest first; `before` pages back from a record id.
     pub async fn audit_log(&self, before: Option<i64>, limit: u64) -> Result<Vec<AuditEntry>> {
-        Ok(q::audit_entries(self.connection(), before, limit.clamp(1, 1000))
-            .await?
-            .into_iter()
-            .map(|a| AuditEntry {
-                id: a.id,
-                at: from_ms(a.at),
-                actor: a.actor,
-                action: a.action,
-                target_kind: a.target_kind,
-                target_ref: a.target_ref,
-                details: serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null),
-            })
-            .collect())
+        store::audit::entries(&self.inner.db, before, limit.clamp(1, 1000)).await
     }
 
     /// Apply the saved retention policy now (see [`crate::RetentionPolicy`]), audited.
@@ -304,90 +261,7 @@ impl Memori {
             ProcessId::new(process.clone())?;
             per_process.insert(process.clone(), cutoff(*days));
         }
-        let removed = q::apply_retention(self.connection(), &per_process, policy.days.map(cutoff), actor).await?;
+        let removed = compliance::apply_retention(&self.inner.db, &per_process, policy.days.map(cutoff), actor).await?;
         Ok(RetentionReceipt { applied_at: now, removed })
-    }
-
-    /// Add an operator, or replace an existing one's password hash and role. Returns `true`
-    /// when the operator is new.
-    pub async fn put_operator(&self, name: &str, password_hash: &str, role: &str, actor: &str) -> Result<bool> {
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(Error::invalid_input("an operator name must be 1 to 64 characters, no control characters"));
-        }
-        ops::upsert_operator(self.connection(), name, password_hash, role, actor).await
-    }
-
-    /// An operator by name.
-    pub async fn operator(&self, name: &str) -> Result<Option<OperatorRecord>> {
-        Ok(ops::operator(self.connection(), name).await?.map(Into::into))
-    }
-
-    /// Every operator.
-    pub async fn operators(&self) -> Result<Vec<OperatorRecord>> {
-        Ok(ops::all_operators(self.connection()).await?.into_iter().map(Into::into).collect())
-    }
-
-    /// Store an API key (the caller made the secret and hashed it). Returns its id.
-    pub async fn create_api_key(
-        &self,
-        name: &str,
-        prefix: &str,
-        secret_hash: &str,
-        role: &str,
-        actor: &str,
-    ) -> Result<i64> {
-        ops::insert_api_key(self.connection(), name, prefix, secret_hash, role, actor).await
-    }
-
-    /// Every API key, newest first.
-    pub async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
-        Ok(ops::api_keys(self.connection()).await?.into_iter().map(Into::into).collect())
-    }
-
-    /// The API key with this prefix, revoked or not.
-    pub async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>> {
-        Ok(ops::api_key_by_prefix(self.connection(), prefix).await?.map(Into::into))
-    }
-
-    /// Record that a key was used.
-    pub async fn touch_api_key(&self, id: i64) -> Result<()> {
-        ops::touch_api_key(self.connection(), id).await
-    }
-
-    /// Revoke an API key, audited. Fails with [`ErrorKind::NotFound`] for an unknown or
-    /// already revoked key.
-    pub async fn revoke_api_key(&self, id: i64, actor: &str) -> Result<()> {
-        if ops::revoke_api_key(self.connection(), id, actor).await? { Ok(()) } else { Err(not_found("live API key")) }
-    }
-
-    /// A browser session's stored record, unless missing or expired.
-    pub async fn web_session(&self, id: &str) -> Result<Option<String>> {
-        ops::load_web_session(self.connection(), id).await
-    }
-
-    /// Store a new browser session record; [`ErrorKind::Conflict`] when the id exists.
-    pub async fn create_web_session(
-        &self,
-        id: &str,
-        data: &str,
-        expires_at: i64,
-        operator: Option<&str>,
-    ) -> Result<()> {
-        ops::create_web_session(self.connection(), id, data, expires_at, operator).await
-    }
-
-    /// Store or replace a browser session record (`expires_at` in ms since the epoch).
-    pub async fn save_web_session(&self, id: &str, data: &str, expires_at: i64, operator: Option<&str>) -> Result<()> {
-        ops::save_web_session(self.connection(), id, data, expires_at, operator).await
-    }
-
-    /// Delete a browser session record.
-    pub async fn delete_web_session(&self, id: &str) -> Result<()> {
-        ops::delete_web_session(self.connection(), id).await
-    }
-
-    /// Delete expired browser sessions; returns how many.
-    pub async fn delete_expired_web_sessions(&self) -> Result<u64> {
-        ops::delete_expired_web_sessions(self.connection()).await
     }
 }

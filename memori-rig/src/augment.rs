@@ -140,8 +140,10 @@ impl Extractor for OfflineExtractor {
     }
 }
 
-/// Check an extraction against its window: drop memories with no text, unknown sources or the
-/// episode kind, clamp scores into 0..=1, and trim oversized text. Returns the number dropped.
+/// Check an extraction against its window: drop memories with no text or of the episode kind,
+/// attribute a memory whose sources are not messages of the window to the whole window (a model
+/// may forget the ids), drop a triple with an empty part, clamp scores into 0..=1, and trim
+/// oversized text. Returns the number of memories dropped.
 pub fn sanitize(extraction: &mut Extraction, window: &Window) -> usize {
     /// Longest memory text kept; a model that returns more is rambling.
     const MAX_TEXT: usize = crate::MAX_MEMORY_TEXT_BYTES;

@@ -38,6 +38,9 @@ pub enum ErrorKind {
     /// Someone else changed the same thing first (for example settings saved on top of an
     /// older version). Nothing was written; reload and try again.
     Conflict,
+    /// A bug in memori-rig: a task panicked or a lock was poisoned by one that did. The
+    /// operation did not happen; the panic is in the log. Please report it.
+    Internal,
 }
 
 /// An error from memori-rig.

@@ -1,6 +1,13 @@
 //! Import conversations from the JSONL format of the LoCoMo and LongMemEval files: one
 //! conversation per line, sessions with their real dates, turns with ids.
 //!
+//! The format, one JSON object per line: `{"id", "dataset", "speakers": [..], "sessions":
+//! [{"session_id", "date_iso", "turns": [{"turn_id", "speaker", "text", "image_caption"?}]}],
+//! "questions": [{"qid", "question", "category", "evidence_turn_ids", "question_date_iso"?}]}`.
+//! The project measures with LoCoMo (snap-research/locomo `locomo10.json`, CC BY-NC 4.0: 10
+//! conversations, 5,882 turns) and the LongMemEval oracle set (MIT, arXiv 2410.10813: 500
+//! questions with their evidence sessions), converted to this format; neither is shipped here.
+//!
 //! Parsing checks every line before anything is written ([`parse`]), so a malformed file
 //! imports nothing unless the caller chooses to import the good lines. Importing is
 //! idempotent: every turn is stored under the key `import:{conversation}:{session}:{turn}`.

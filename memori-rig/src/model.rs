@@ -8,6 +8,17 @@ use sha2::{Digest, Sha256};
 
 pub use memori_types::model::*;
 
+/// What a capture did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureReceipt {
+    /// Messages newly stored.
+    pub stored: usize,
+    /// Messages skipped because their idempotency key was already stored.
+    pub duplicates: usize,
+    /// The augmentation job enqueued with them, if any message was new.
+    pub job_id: Option<i64>,
+}
+
 /// A message to capture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {

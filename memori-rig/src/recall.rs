@@ -1,20 +1,23 @@
 //! Recall: here is a query, give me the memories that matter, and say why.
 //!
-//! Stages, one file each, all pure (no IO): [`index`] holds one entity's memories, vectors,
-//! BM25 postings and graph and gathers each source's best candidates; [`lexical`] is BM25;
-//! [`time`] reads "last week" in a query; [`rank`] fuses the sources and applies decay,
+//! Stages, one file each, all pure (no IO): `index` holds one entity's memories, vectors,
+//! BM25 postings and graph and gathers each source's best candidates; `lexical` is BM25;
+//! `time` reads "last week" in a query; `rank` fuses the sources and applies decay,
 //! importance, frequency and time (and is the brute-force reference); [`block`] renders the
-//! chosen memories within a token budget ([`tokens`]). The IO (the memory revision check,
-//! building an index from the store, embedding the query, settings) lives in
-//! [`crate::Memori::recall_with`]; `cache` keeps built indexes between recalls.
+//! chosen memories within a token budget ([`tokens`]). The IO (one settings snapshot, the
+//! memory revision check, building an index from the store, embedding the query) lives in
+//! `engine` ([`crate::Memori::recall_with`]); `cache` keeps built indexes between recalls.
 
 pub mod block;
 pub(crate) mod cache;
-pub mod index;
-pub mod lexical;
-pub mod rank;
-pub mod time;
+mod engine;
+pub(crate) mod index;
+pub(crate) mod lexical;
+pub(crate) mod rank;
+pub(crate) mod time;
 pub mod tokens;
+
+pub use engine::Recollection;
 
 use chrono::{DateTime, Utc};
 
@@ -94,7 +97,7 @@ impl RecallRequest {
     }
 
     /// The index filter this request describes.
-    pub fn filter(&self) -> index::Filter<'_> {
+    pub(crate) fn filter(&self) -> index::Filter<'_> {
         index::Filter {
             as_of: self.as_of,
             history: self.history,
@@ -132,5 +135,22 @@ impl RecallRequest {
     pub fn kinds(mut self, kinds: impl IntoIterator<Item = MemoryKind>) -> Self {
         self.kinds = Some(kinds.into_iter().collect());
         self
+    }
+}
+
+/// Entry points for the cargo-fuzz targets (feature `fuzzing`); not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use chrono::{DateTime, Utc};
+
+    /// The search terms of a text.
+    pub fn terms(text: &str) -> Vec<String> {
+        super::lexical::terms(text)
+    }
+
+    /// The time range a query names, as `(start, end)`.
+    pub fn time_range(query: &str, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        super::time::parse(query, now).map(|r| (r.start, r.end))
     }
 }

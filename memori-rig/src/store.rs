@@ -1,12 +1,30 @@
-//! The only door to SQL: connection, migrations, and one plain `async fn` per query.
+//! The only door to SQL: connection, migrations, and one plain `async fn` per query, grouped
+//! by concept in the child modules.
 //!
 //! Invariant: no other module imports sea-orm. Functions take a connection (or transaction)
-//! and domain values, and return domain values or row structs defined here.
+//! and domain values, and return domain values or row structs defined here. Everything that
+//! writes an entity's recall data (memories, embeddings, sources, graph) does so through an
+//! [`EntityWrite`], which cannot exist without having moved the entity's memory revision on.
+//!
+//! - [`capture`]: entities, processes, sessions and messages; the memory revision.
+//! - [`memories`]: episodes, embeddings, recall candidates, operators' corrections.
+//! - [`augment`]: an extraction's writes (memories by key, sources, triples, invalidations).
+//! - [`graph`]: graph reads.
+//! - [`jobs`]: the durable queue.
+//! - [`browse`]: what operators list and read.
+//! - [`compliance`]: erasure, export, retention.
+//! - [`audit`], [`settings`], [`operators`]: the audit log, versioned settings, dashboard logins.
+//! - [`entity`]: the sea-orm entities, one per table.
 
-pub(crate) mod admin;
+pub(crate) mod audit;
 pub(crate) mod augment;
+pub(crate) mod browse;
+pub(crate) mod capture;
+pub(crate) mod compliance;
 pub(crate) mod entity;
+pub(crate) mod graph;
 pub(crate) mod jobs;
+pub(crate) mod memories;
 pub(crate) mod operators;
 pub(crate) mod settings;
 
@@ -16,19 +34,34 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, PrimaryKeyTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use entity::entities;
 
-use crate::model::{Memory, MemoryKind, Message, SourceRef};
-use crate::scope::{EntityId, Scope};
-use entity::{embeddings, entities, memories, memory_sources, messages, processes, sessions};
-/// The sea-orm connection (pool) type accepted by [`crate::MemoriBuilder::connection`].
-pub use sea_orm::DatabaseConnection;
+pub(crate) use capture::{NewMessage, StoredMessage};
+pub(crate) use memories::{EmbeddingRow, NewMemory};
+
+/// A sea-orm connection pool, which [`crate::MemoriBuilder::connection`] accepts.
+pub(crate) use sea_orm::DatabaseConnection;
+
+/// A connection pool: what every query takes.
+pub(crate) type Db = DatabaseConnection;
+
+/// The database id of an entity row (not the application's external id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct EntityRow(pub(crate) i64);
+
+/// The database id of a session row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SessionRow(pub(crate) i64);
+
+/// The database id of a process row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ProcessRow(pub(crate) i64);
 
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
@@ -40,17 +73,15 @@ pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(v).single().unwrap_or_default()
 }
 
-// Every "insert unless present" below uses `do_nothing_on([key])`: sea-query renders it as
-// `ON CONFLICT .. DO NOTHING` on PostgreSQL and SQLite and as the no-op
-// `ON DUPLICATE KEY UPDATE key = key` on MySQL (its plain `do_nothing` is not valid there);
-// either way zero affected rows come back as `DbErr::RecordNotInserted`.
-
 fn db_err(context: &'static str) -> impl FnOnce(DbErr) -> Error {
     move |e| Error::database(context, e)
 }
 
+/// Most values bound in one `IN (...)` list: every backend limits parameters per statement.
+const IN_LIST: usize = 500;
+
 /// Open a connection pool. SQLite files are created when missing and run in WAL mode.
-pub(crate) async fn connect(url: &str) -> Result<DatabaseConnection> {
+pub(crate) async fn connect(url: &str) -> Result<Db> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(10));
     let is_sqlite = url.starts_with("sqlite:");
@@ -88,10 +119,7 @@ fn create_sqlite_parent(url: &str) -> Result<()> {
         return Ok(());
     }
     std::fs::create_dir_all(parent).map_err(|e| {
-        Error::new(
-            crate::ErrorKind::Database,
-            format!("cannot create the directory {} for SQLite: {e}", parent.display()),
-        )
+        Error::new(ErrorKind::Database, format!("cannot create the directory {} for SQLite: {e}", parent.display()))
     })
 }
 
@@ -109,6 +137,184 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Apply every pending migration.
+pub(crate) async fn migrate(db: &Db) -> Result<()> {
+    memori_migrations::Migrator::up(db, None).await.map_err(db_err("migration failed"))
+}
+
+/// Which database the pool talks to, for logs and `Debug`.
+pub(crate) fn backend_name(db: &Db) -> &'static str {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => "sqlite",
+        DbBackend::Postgres => "postgres",
+        _ => "mysql",
+    }
+}
+
+// Every "insert unless present" goes through the two functions below. They use
+// `do_nothing_on([first key column])`: sea-query renders it as `ON CONFLICT .. DO NOTHING` on
+// PostgreSQL and SQLite and as the no-op `ON DUPLICATE KEY UPDATE col = col` on MySQL, whose
+// plain `do_nothing()` is not valid SQL; either way a row that exists is left alone. On MySQL
+// the affected-row count cannot tell an insert from that no-op (sqlx connects with
+// `CLIENT_FOUND_ROWS`), so only `insert_new`, which reads the auto-increment id, says whether
+// a row is new; other callers that need to know look first, under the entity's write lock.
+
+fn unless_present<E: EntityTrait>(key: &[E::Column]) -> OnConflict {
+    let first = key.first().copied().expect("a conflict key has at least one column");
+    OnConflict::columns(key.iter().copied()).do_nothing_on([first]).to_owned()
+}
+
+/// Insert `row` unless a row with the same `key` exists.
+pub(crate) async fn insert_unless_present<A, C>(
+    db: &C,
+    row: A,
+    key: &[<A::Entity as EntityTrait>::Column],
+    context: &'static str,
+) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    <A::Entity as EntityTrait>::insert(row)
+        .on_conflict(unless_present::<A::Entity>(key))
+        .exec_without_returning(db)
+        .await
+        .map_err(db_err(context))?;
+    Ok(())
+}
+
+/// Like [`insert_unless_present`] for a table with an auto-increment id: the new row's id, or
+/// `None` when a row with the same `key` was present.
+pub(crate) async fn insert_new<A, C>(
+    db: &C,
+    row: A,
+    key: &[<A::Entity as EntityTrait>::Column],
+    context: &'static str,
+) -> Result<Option<<<A::Entity as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType>>
+where
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    match <A::Entity as EntityTrait>::insert(row).on_conflict(unless_present::<A::Entity>(key)).exec(db).await {
+        Ok(r) => Ok(Some(r.last_insert_id)),
+        Err(DbErr::RecordNotInserted) => Ok(None),
+        Err(e) => Err(Error::database(context, e)),
+    }
+}
+
+/// The external ids of rows of a table with an `id` and an `external_id` column (sessions,
+/// processes, entities), by row id. Ids that do not exist are missing from the map.
+pub(crate) async fn external_ids<E, C>(
+    db: &C,
+    (id, external_id): (E::Column, E::Column),
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, String>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST) {
+        let rows: Vec<(i64, String)> = E::find()
+            .select_only()
+            .columns([id, external_id])
+            .filter(id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(db_err("cannot read ids"))?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Begin a transaction that will write. On SQLite it starts as a write transaction
+/// (`BEGIN IMMEDIATE`), which waits for the write lock up to the busy timeout; a deferred
+/// transaction that reads first and writes later fails at once with "database is locked"
+/// when another connection writes. Other backends ignore the mode.
+pub(crate) async fn begin_write(db: &Db, context: &'static str) -> Result<DatabaseTransaction> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+    .map_err(db_err(context))
+}
+
+/// A write transaction over some entities' recall data (memories, embeddings, sources,
+/// graph). It exists only after the entities' memory revision was moved on, first thing in
+/// the transaction: the entity row lock then orders such writers, and a reader that sees the
+/// new revision also sees what the transaction wrote. Every function that writes recall data
+/// takes one, so no writer can forget the revision.
+pub(crate) struct EntityWrite {
+    txn: DatabaseTransaction,
+}
+
+impl EntityWrite {
+    /// Begin a write transaction and move the revision of `entities` on.
+    pub(crate) async fn begin(
+        db: &Db,
+        entities: impl IntoIterator<Item = EntityRow>,
+        context: &'static str,
+    ) -> Result<Self> {
+        Self::lock(begin_write(db, context).await?, entities).await
+    }
+
+    /// Move the revision of `entities` on inside a transaction that already read what it needed
+    /// to find them (an erasure, a correction).
+    pub(crate) async fn lock(txn: DatabaseTransaction, entities: impl IntoIterator<Item = EntityRow>) -> Result<Self> {
+        let w = Self { txn };
+        w.touch(entities).await?;
+        Ok(w)
+    }
+
+    /// Move the revision of more entities on, before this transaction writes their rows (a
+    /// retention run finds the entities it touches as it goes).
+    pub(crate) async fn touch(&self, entities: impl IntoIterator<Item = EntityRow>) -> Result<()> {
+        let mut rows: Vec<i64> = entities.into_iter().map(|e| e.0).collect();
+        rows.sort_unstable();
+        rows.dedup();
+        for chunk in rows.chunks(IN_LIST) {
+            entities::Entity::update_many()
+                .col_expr(
+                    entities::Column::MemoryRevision,
+                    sea_orm::sea_query::ExprTrait::add(
+                        sea_orm::sea_query::Expr::col(entities::Column::MemoryRevision),
+                        1,
+                    ),
+                )
+                .filter(entities::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&self.txn)
+                .await
+                .map_err(db_err("cannot bump the memory revision"))?;
+        }
+        Ok(())
+    }
+
+    /// The transaction, for the queries of this write.
+    pub(crate) fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Commit everything written.
+    pub(crate) async fn commit(self, context: &'static str) -> Result<()> {
+        self.txn.commit().await.map_err(db_err(context))
+    }
+}
+
+/// f32 values as little-endian bytes.
+pub(crate) fn encode_vector(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The inverse of [`encode_vector`]; trailing bytes that do not make a whole f32 are ignored.
+pub(crate) fn decode_vector(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +329,14 @@ mod tests {
         assert_eq!(redact_url("mysql://u@h"), "mysql://u@h");
     }
 
+    #[test]
+    fn vectors_round_trip_as_little_endian_bytes() {
+        let v = [0.25f32, -1.5, 3.0e-8];
+        assert_eq!(encode_vector(&v)[..4], 0.25f32.to_le_bytes());
+        assert_eq!(decode_vector(&encode_vector(&v)), v);
+        assert_eq!(decode_vector(&[0, 0, 128, 63, 1]), [1.0], "a partial f32 is ignored");
+    }
+
     #[tokio::test]
     async fn a_missing_sqlite_directory_is_created() {
         let dir = std::env::temp_dir().join(format!("memori-dir-{}", uuid::Uuid::new_v4().simple()));
@@ -133,658 +347,4 @@ mod tests {
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
-}
-
-/// Apply every pending migration.
-pub(crate) async fn migrate(db: &DatabaseConnection) -> Result<()> {
-    memori_migrations::Migrator::up(db, None).await.map_err(db_err("migration failed"))
-}
-
-/// Database ids of one scope's rows.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ScopeIds {
-    pub(crate) entity: i64,
-    pub(crate) process: i64,
-    pub(crate) session: i64,
-}
-
-/// Create (or touch) the entity, process and session rows of a scope.
-async fn ensure_scope<C: ConnectionTrait>(db: &C, scope: &Scope, now: i64) -> Result<ScopeIds> {
-    entities::Entity::insert(entities::ActiveModel {
-        id: NotSet,
-        external_id: Set(scope.entity.as_str().to_owned()),
-        created_at: Set(now),
-        last_seen_at: Set(now),
-        memory_revision: NotSet,
-    })
-    .on_conflict(
-        OnConflict::column(entities::Column::ExternalId).update_column(entities::Column::LastSeenAt).to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(db_err("cannot store entity"))?;
-    let entity = entities::Entity::find()
-        .filter(entities::Column::ExternalId.eq(scope.entity.as_str()))
-        .one(db)
-        .await
-        .map_err(db_err("cannot read entity"))?
-        .ok_or_else(|| Error::new(crate::ErrorKind::Database, "entity row vanished after upsert"))?;
-
-    processes::Entity::insert(processes::ActiveModel {
-        id: NotSet,
-        external_id: Set(scope.process.as_str().to_owned()),
-        created_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::column(processes::Column::ExternalId).do_nothing_on([processes::Column::ExternalId]).to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(db_err("cannot store process"))?;
-    let process = processes::Entity::find()
-        .filter(processes::Column::ExternalId.eq(scope.process.as_str()))
-        .one(db)
-        .await
-        .map_err(db_err("cannot read process"))?
-        .ok_or_else(|| Error::new(crate::ErrorKind::Database, "process row vanished after insert"))?;
-
-    sessions::Entity::insert(sessions::ActiveModel {
-        id: NotSet,
-        entity_id: Set(entity.id),
-        process_id: Set(process.id),
-        external_id: Set(scope.session.as_str().to_owned()),
-        summary: Set(None),
-        created_at: Set(now),
-        last_seen_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([sessions::Column::EntityId, sessions::Column::ExternalId])
-            .update_column(sessions::Column::LastSeenAt)
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(db_err("cannot store session"))?;
-    let session = sessions::Entity::find()
-        .filter(sessions::Column::EntityId.eq(entity.id))
-        .filter(sessions::Column::ExternalId.eq(scope.session.as_str()))
-        .one(db)
-        .await
-        .map_err(db_err("cannot read session"))?
-        .ok_or_else(|| Error::new(crate::ErrorKind::Database, "session row vanished after upsert"))?;
-
-    Ok(ScopeIds { entity: entity.id, process: process.id, session: session.id })
-}
-
-/// A message ready to store: validated, with its idempotency key.
-#[derive(Clone, Debug)]
-pub(crate) struct NewMessage {
-    pub(crate) message: Message,
-    /// `message.plain_text()`, computed once by the caller's validation.
-    pub(crate) text: String,
-    pub(crate) idempotency_key: String,
-    pub(crate) run_id: Option<String>,
-}
-
-/// What [`capture`] did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CaptureReceipt {
-    /// Messages newly stored.
-    pub stored: usize,
-    /// Messages skipped because their idempotency key was already stored.
-    pub duplicates: usize,
-    /// The augmentation job enqueued with them, if any message was new.
-    pub job_id: Option<i64>,
-}
-
-/// Store messages and enqueue their augmentation job, in one transaction: either both happen
-/// or neither does, so no captured message can miss augmentation.
-pub(crate) async fn capture(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    batch: Vec<NewMessage>,
-    max_attempts: i32,
-) -> Result<CaptureReceipt> {
-    let txn = begin_write(db, "cannot begin capture").await?;
-    let now = ms(Utc::now());
-    let ids = ensure_scope(&txn, scope, now).await?;
-    let mut position: i64 = messages::Entity::find()
-        .select_only()
-        .column_as(messages::Column::Position.max(), "max_pos")
-        .filter(messages::Column::SessionId.eq(ids.session))
-        .into_tuple::<Option<i64>>()
-        .one(&txn)
-        .await
-        .map_err(db_err("cannot read session position"))?
-        .flatten()
-        .unwrap_or(0);
-
-    let mut receipt = CaptureReceipt::default();
-    let mut new_ids = Vec::new();
-    for item in batch {
-        let m = &item.message;
-        let parts = serde_json::to_string(&m.parts).map_err(|e| Error::invalid_input(format!("message parts: {e}")))?;
-        let raw = m
-            .raw
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| Error::invalid_input(format!("raw message: {e}")))?;
-        position += 1;
-        let res = messages::Entity::insert(messages::ActiveModel {
-            id: NotSet,
-            entity_id: Set(ids.entity),
-            session_id: Set(ids.session),
-            process_id: Set(ids.process),
-            role: Set(m.role.as_str().to_owned()),
-            name: Set(m.name.clone()),
-            parts: Set(parts.replace("\\u0000", "\\ufffd")),
-            raw: Set(raw.map(|r| r.replace("\\u0000", "\\ufffd"))),
-            text: Set(item.text.clone()),
-            position: Set(position),
-            said_at: Set(m.said_at.map_or(now, ms)),
-            captured_at: Set(now),
-            run_id: Set(item.run_id.clone()),
-            external_id: Set(m.external_id.clone()),
-            fingerprint: Set(m.fingerprint()),
-            idempotency_key: Set(item.idempotency_key.clone()),
-        })
-        .on_conflict(
-            OnConflict::column(messages::Column::IdempotencyKey)
-                .do_nothing_on([messages::Column::IdempotencyKey])
-                .to_owned(),
-        )
-        .exec(&txn)
-        .await;
-        match res {
-            Ok(r) => {
-                receipt.stored += 1;
-                new_ids.push(r.last_insert_id);
-            }
-            Err(DbErr::RecordNotInserted) => {
-                receipt.duplicates += 1;
-                position -= 1;
-            }
-            Err(e) => return Err(Error::database("cannot store message", e)),
-        }
-    }
-
-    if !new_ids.is_empty() {
-        let key = format!("augment:{}:{}", ids.entity, new_ids[0]);
-        let payload = serde_json::json!({ "message_ids": new_ids }).to_string();
-        receipt.job_id =
-            jobs::enqueue(&txn, Some(ids.entity), jobs::Kind::Augment, &payload, &key, now, max_attempts).await?;
-    }
-    txn.commit().await.map_err(db_err("cannot commit capture"))?;
-    Ok(receipt)
-}
-
-/// A stored message, as augmentation needs it.
-#[derive(Clone, Debug)]
-pub(crate) struct StoredMessage {
-    pub(crate) id: i64,
-    pub(crate) entity_id: i64,
-    pub(crate) session_id: i64,
-    pub(crate) process_id: i64,
-    pub(crate) message: Message,
-    /// The message's plain text, as stored.
-    pub(crate) text: String,
-}
-
-/// The summary an extractor wrote for a session, if any.
-pub(crate) async fn session_summary(db: &DatabaseConnection, session_row: i64) -> Result<Option<String>> {
-    let row: Option<Option<String>> = sessions::Entity::find()
-        .select_only()
-        .column(sessions::Column::Summary)
-        .filter(sessions::Column::Id.eq(session_row))
-        .into_tuple()
-        .one(db)
-        .await
-        .map_err(db_err("cannot read session"))?;
-    Ok(row.flatten())
-}
-
-/// Load messages by id (in id order), skipping ids that no longer exist (erased).
-pub(crate) async fn messages_by_id(db: &DatabaseConnection, ids: &[i64]) -> Result<Vec<StoredMessage>> {
-    let mut rows = Vec::with_capacity(ids.len());
-    // Bounded `IN` lists: every backend limits the number of bound parameters per statement.
-    for chunk in ids.chunks(500) {
-        rows.extend(
-            messages::Entity::find()
-                .filter(messages::Column::Id.is_in(chunk.iter().copied()))
-                .all(db)
-                .await
-                .map_err(db_err("cannot read messages"))?,
-        );
-    }
-    rows.sort_by_key(|r| r.id);
-    rows.into_iter()
-        .map(|r| {
-            let parts = serde_json::from_str(&r.parts)
-                .map_err(|e| Error::invalid_input(format!("stored message {} has unreadable parts: {e}", r.id)))?;
-            Ok(StoredMessage {
-                id: r.id,
-                entity_id: r.entity_id,
-                session_id: r.session_id,
-                process_id: r.process_id,
-                message: Message {
-                    role: crate::model::Role::parse(&r.role).unwrap_or(crate::model::Role::User),
-                    name: r.name,
-                    parts,
-                    said_at: Some(from_ms(r.said_at)),
-                    raw: None,
-                    external_id: r.external_id,
-                },
-                text: r.text,
-            })
-        })
-        .collect()
-}
-
-/// A memory to write.
-#[derive(Clone, Debug)]
-pub(crate) struct NewMemory {
-    pub(crate) entity_id: i64,
-    pub(crate) session_id: Option<i64>,
-    pub(crate) process_id: Option<i64>,
-    pub(crate) kind: MemoryKind,
-    pub(crate) text: String,
-    pub(crate) importance: f64,
-    pub(crate) confidence: f64,
-    pub(crate) valid_from: i64,
-    /// The time the memory is about, if it names one.
-    pub(crate) referred_at: Option<i64>,
-    pub(crate) dedup_key: String,
-    pub(crate) source_message_ids: Vec<i64>,
-}
-
-/// Begin a transaction that will write. On SQLite it starts as a write transaction
-/// (`BEGIN IMMEDIATE`), which waits for the write lock up to the busy timeout; a deferred
-/// transaction that reads first and writes later fails at once with "database is locked"
-/// when another connection writes. Other backends ignore the mode.
-pub(crate) async fn begin_write(
-    db: &DatabaseConnection,
-    context: &'static str,
-) -> Result<sea_orm::DatabaseTransaction> {
-    db.begin_with_options(sea_orm::TransactionOptions {
-        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
-    .map_err(db_err(context))
-}
-
-/// Move the memory revision of these entities on (see [`memory_revision`]). Called first in
-/// every transaction that writes memories, embeddings, sources or graph rows, so that the
-/// entity row lock orders such transactions and a reader that sees the new revision also
-/// sees what the transaction wrote.
-pub(crate) async fn bump_revision<C: ConnectionTrait>(
-    db: &C,
-    entity_rows: impl IntoIterator<Item = i64>,
-) -> Result<()> {
-    let mut rows: Vec<i64> = entity_rows.into_iter().collect();
-    rows.sort_unstable();
-    rows.dedup();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    entities::Entity::update_many()
-        .col_expr(
-            entities::Column::MemoryRevision,
-            sea_orm::sea_query::ExprTrait::add(sea_orm::sea_query::Expr::col(entities::Column::MemoryRevision), 1),
-        )
-        .filter(entities::Column::Id.is_in(rows))
-        .exec(db)
-        .await
-        .map_err(db_err("cannot bump the memory revision"))?;
-    Ok(())
-}
-
-/// An entity's row id and memory revision: the revision changes whenever anything recall
-/// reads for the entity changes, in any process. `None` for an unknown entity.
-pub(crate) async fn memory_revision(db: &DatabaseConnection, entity: &EntityId) -> Result<Option<(i64, i64)>> {
-    entities::Entity::find()
-        .select_only()
-        .columns([entities::Column::Id, entities::Column::MemoryRevision])
-        .filter(entities::Column::ExternalId.eq(entity.as_str()))
-        .into_tuple()
-        .one(db)
-        .await
-        .map_err(db_err("cannot read entity"))
-}
-
-/// The insert statement for a memory under `key`, doing nothing when the entity already has
-/// a memory with that key.
-pub(crate) fn insert_memory_unless_present(
-    m: &NewMemory,
-    key: &str,
-    mention_count: i32,
-    now: i64,
-) -> sea_orm::Insert<memories::ActiveModel> {
-    memories::Entity::insert(memories::ActiveModel {
-        id: NotSet,
-        entity_id: Set(m.entity_id),
-        session_id: Set(m.session_id),
-        process_id: Set(m.process_id),
-        kind: Set(m.kind.as_str().to_owned()),
-        text: Set(m.text.clone()),
-        importance: Set(m.importance),
-        confidence: Set(m.confidence),
-        mention_count: Set(mention_count),
-        created_at: Set(now),
-        last_seen_at: Set(m.valid_from),
-        valid_from: Set(m.valid_from),
-        referred_at: Set(m.referred_at),
-        invalidated_at: Set(None),
-        invalidated_by: Set(None),
-        dedup_key: Set(key.to_owned()),
-    })
-    .on_conflict(
-        OnConflict::columns([memories::Column::EntityId, memories::Column::DedupKey])
-            .do_nothing_on([memories::Column::EntityId])
-            .to_owned(),
-    )
-}
-
-/// Insert memories that do not exist yet (by `dedup_key`), with their sources, in one
-/// transaction. Running it twice changes nothing. Returns the ids of all given memories.
-pub(crate) async fn upsert_memories(db: &DatabaseConnection, items: &[NewMemory]) -> Result<Vec<i64>> {
-    let txn = begin_write(db, "cannot begin memory write").await?;
-    bump_revision(&txn, items.iter().map(|m| m.entity_id)).await?;
-    let now = ms(Utc::now());
-    let mut out = Vec::with_capacity(items.len());
-    for m in items {
-        insert_memory_unless_present(m, &m.dedup_key, 1, now)
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_err("cannot store memory"))?;
-        let id: i64 = memories::Entity::find()
-            .select_only()
-            .column(memories::Column::Id)
-            .filter(memories::Column::EntityId.eq(m.entity_id))
-            .filter(memories::Column::DedupKey.eq(&m.dedup_key))
-            .into_tuple()
-            .one(&txn)
-            .await
-            .map_err(db_err("cannot read memory"))?
-            .ok_or_else(|| Error::new(crate::ErrorKind::Database, "memory row vanished after insert"))?;
-        for &message_id in &m.source_message_ids {
-            memory_sources::Entity::insert(memory_sources::ActiveModel {
-                memory_id: Set(id),
-                message_id: Set(message_id),
-                entity_id: Set(m.entity_id),
-            })
-            .on_conflict(
-                OnConflict::columns([memory_sources::Column::MemoryId, memory_sources::Column::MessageId])
-                    .do_nothing_on([memory_sources::Column::MemoryId])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_err("cannot store memory source"))?;
-        }
-        out.push(id);
-    }
-    txn.commit().await.map_err(db_err("cannot commit memories"))?;
-    Ok(out)
-}
-
-/// Of `memory_ids`, those with no embedding from `model` yet, with their text.
-pub(crate) async fn missing_embeddings(
-    db: &DatabaseConnection,
-    memory_ids: &[i64],
-    model: &str,
-) -> Result<Vec<(i64, i64, String)>> {
-    let have: Vec<i64> = embeddings::Entity::find()
-        .select_only()
-        .column(embeddings::Column::MemoryId)
-        .filter(embeddings::Column::MemoryId.is_in(memory_ids.iter().copied()))
-        .filter(embeddings::Column::Model.eq(model))
-        .into_tuple()
-        .all(db)
-        .await
-        .map_err(db_err("cannot read embeddings"))?;
-    let rows: Vec<(i64, i64, String)> = memories::Entity::find()
-        .select_only()
-        .columns([memories::Column::Id, memories::Column::EntityId, memories::Column::Text])
-        .filter(memories::Column::Id.is_in(memory_ids.iter().copied()))
-        .into_tuple()
-        .all(db)
-        .await
-        .map_err(db_err("cannot read memories"))?;
-    Ok(rows.into_iter().filter(|(id, _, _)| !have.contains(id)).collect())
-}
-
-/// Store embeddings (little-endian f32); an existing (memory, model) pair is left as is.
-pub(crate) async fn insert_embeddings(
-    db: &DatabaseConnection,
-    model: &str,
-    rows: &[(i64, i64, Vec<f32>)],
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let now = ms(Utc::now());
-    let txn = begin_write(db, "cannot begin embedding write").await?;
-    bump_revision(&txn, rows.iter().map(|r| r.1)).await?;
-    for (memory_id, entity_id, vector) in rows {
-        insert_embedding(&txn, *memory_id, *entity_id, model, vector, now).await?;
-    }
-    txn.commit().await.map_err(db_err("cannot commit embeddings"))
-}
-
-/// Store one embedding unless the (memory, model) pair has one.
-pub(crate) async fn insert_embedding<C: ConnectionTrait>(
-    db: &C,
-    memory_id: i64,
-    entity_id: i64,
-    model: &str,
-    vector: &[f32],
-    now: i64,
-) -> Result<()> {
-    embeddings::Entity::insert(embeddings::ActiveModel {
-        memory_id: Set(memory_id),
-        model: Set(model.to_owned()),
-        entity_id: Set(entity_id),
-        dim: Set(i32::try_from(vector.len()).unwrap_or(i32::MAX)),
-        vector: Set(encode_vector(vector)),
-        created_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([embeddings::Column::MemoryId, embeddings::Column::Model])
-            .do_nothing_on([embeddings::Column::MemoryId])
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(db_err("cannot store embedding"))?;
-    Ok(())
-}
-
-/// f32 values as little-endian bytes.
-pub(crate) fn encode_vector(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// The inverse of [`encode_vector`]; trailing bytes that do not make a whole f32 are ignored.
-pub(crate) fn decode_vector(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-/// The database id of an entity, if it exists.
-pub(crate) async fn entity_row_id(db: &DatabaseConnection, entity: &EntityId) -> Result<Option<i64>> {
-    entities::Entity::find()
-        .select_only()
-        .column(entities::Column::Id)
-        .filter(entities::Column::ExternalId.eq(entity.as_str()))
-        .into_tuple()
-        .one(db)
-        .await
-        .map_err(db_err("cannot read entity"))
-}
-
-/// A recall candidate: a live memory with its embedding (if any) for the given model.
-#[derive(Clone, Debug)]
-pub(crate) struct Candidate {
-    pub(crate) memory: Memory,
-    pub(crate) vector: Option<Vec<f32>>,
-}
-
-/// The memories of one entity that recall considers, with embeddings from `model` and
-/// source references: those valid at `as_of` (valid from before it and not invalidated by
-/// then; `None` means now), or every memory ever stored when `history` is set.
-pub(crate) async fn candidates(
-    db: &DatabaseConnection,
-    entity_row: i64,
-    model: &str,
-    as_of: Option<i64>,
-    history: bool,
-) -> Result<Vec<Candidate>> {
-    let mut q = memories::Entity::find().filter(memories::Column::EntityId.eq(entity_row));
-    if let Some(t) = as_of {
-        q = q.filter(memories::Column::ValidFrom.lte(t));
-    }
-    if !history {
-        q = match as_of {
-            Some(t) => q.filter(
-                sea_orm::Condition::any()
-                    .add(memories::Column::InvalidatedAt.is_null())
-                    .add(memories::Column::InvalidatedAt.gt(t)),
-            ),
-            None => q.filter(memories::Column::InvalidatedAt.is_null()),
-        };
-    }
-    let rows = q.order_by_asc(memories::Column::Id).all(db).await.map_err(db_err("cannot read memories"))?;
-
-    let vectors: HashMap<i64, Vec<f32>> = embeddings::Entity::find()
-        .select_only()
-        .columns([embeddings::Column::MemoryId, embeddings::Column::Vector])
-        .filter(embeddings::Column::EntityId.eq(entity_row))
-        .filter(embeddings::Column::Model.eq(model))
-        .into_tuple::<(i64, Vec<u8>)>()
-        .all(db)
-        .await
-        .map_err(db_err("cannot read embeddings"))?
-        .into_iter()
-        .map(|(id, bytes)| (id, decode_vector(&bytes)))
-        .collect();
-
-    let mut sources: HashMap<i64, Vec<SourceRef>> = HashMap::new();
-    let source_rows: Vec<(i64, i64, Option<String>, String)> = memory_sources::Entity::find()
-        .select_only()
-        .column(memory_sources::Column::MemoryId)
-        .column(memory_sources::Column::MessageId)
-        .column_as(messages::Column::ExternalId, "external_id")
-        .column_as(messages::Column::Fingerprint, "fingerprint")
-        .join(
-            sea_orm::JoinType::InnerJoin,
-            memory_sources::Entity::belongs_to(messages::Entity)
-                .from(memory_sources::Column::MessageId)
-                .to(messages::Column::Id)
-                .into(),
-        )
-        .filter(memory_sources::Column::EntityId.eq(entity_row))
-        .order_by_asc(memory_sources::Column::MessageId)
-        .into_tuple()
-        .all(db)
-        .await
-        .map_err(db_err("cannot read memory sources"))?;
-    for (memory_id, message_id, external_id, fingerprint) in source_rows {
-        sources.entry(memory_id).or_default().push(SourceRef { message_id, external_id, fingerprint });
-    }
-
-    let session_names: HashMap<i64, String> = sessions::Entity::find()
-        .select_only()
-        .columns([sessions::Column::Id, sessions::Column::ExternalId])
-        .filter(sessions::Column::EntityId.eq(entity_row))
-        .into_tuple::<(i64, String)>()
-        .all(db)
-        .await
-        .map_err(db_err("cannot read sessions"))?
-        .into_iter()
-        .collect();
-
-    let mut process_ids: Vec<i64> = rows.iter().filter_map(|r| r.process_id).collect();
-    process_ids.sort_unstable();
-    process_ids.dedup();
-    let process_names: HashMap<i64, String> = processes::Entity::find()
-        .select_only()
-        .columns([processes::Column::Id, processes::Column::ExternalId])
-        .filter(processes::Column::Id.is_in(process_ids))
-        .into_tuple::<(i64, String)>()
-        .all(db)
-        .await
-        .map_err(db_err("cannot read processes"))?
-        .into_iter()
-        .collect();
-
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let vector = vectors.get(&r.id).cloned();
-            let memory = Memory {
-                id: r.id,
-                kind: MemoryKind::parse(&r.kind).unwrap_or(MemoryKind::Fact),
-                text: r.text,
-                importance: r.importance,
-                confidence: r.confidence,
-                mention_count: r.mention_count,
-                created_at: from_ms(r.created_at),
-                last_seen_at: from_ms(r.last_seen_at),
-                valid_from: from_ms(r.valid_from),
-                referred_at: r.referred_at.map(from_ms),
-                invalidated_at: r.invalidated_at.map(from_ms),
-                invalidated_by: r.invalidated_by,
-                session: r.session_id.and_then(|s| session_names.get(&s).cloned()),
-                process: r.process_id.and_then(|p| process_names.get(&p).cloned()),
-                sources: sources.remove(&r.id).unwrap_or_default(),
-            };
-            Candidate { memory, vector }
-        })
-        .collect())
-}
-
-/// Row counts of an entity's data (for receipts, tests and the CLI).
-pub(crate) async fn entity_stats(db: &DatabaseConnection, entity_row: i64) -> Result<crate::model::EntityStats> {
-    use sea_orm::PaginatorTrait;
-    let count = "cannot count an entity's rows";
-    Ok(crate::model::EntityStats {
-        messages: messages::Entity::find()
-            .filter(messages::Column::EntityId.eq(entity_row))
-            .count(db)
-            .await
-            .map_err(db_err(count))?,
-        memories: memories::Entity::find()
-            .filter(memories::Column::EntityId.eq(entity_row))
-            .count(db)
-            .await
-            .map_err(db_err(count))?,
-        embeddings: embeddings::Entity::find()
-            .filter(embeddings::Column::EntityId.eq(entity_row))
-            .count(db)
-            .await
-            .map_err(db_err(count))?,
-    })
-}
-
-/// Jobs, newest first, as operators see them.
-pub(crate) async fn job_infos(
-    db: &DatabaseConnection,
-    status: Option<&str>,
-    limit: u64,
-) -> Result<Vec<crate::model::JobInfo>> {
-    Ok(jobs::list(db, status, limit)
-        .await?
-        .into_iter()
-        .map(|j| crate::model::JobInfo {
-            id: j.id,
-            kind: j.kind,
-            status: j.status,
-            attempts: j.attempts,
-            max_attempts: j.max_attempts,
-            last_error: j.last_error,
-            created_at: from_ms(j.created_at),
-            updated_at: from_ms(j.updated_at),
-        })
-        .collect())
 }

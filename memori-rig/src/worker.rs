@@ -12,17 +12,33 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt;
 use serde::Deserialize;
 
-use crate::augment::{self, Extracted, Window, WindowMessage, merge};
-use crate::error::{Error, Result};
-use crate::store::{self, jobs};
-use crate::{Inner, model::MemoryKind};
+use crate::augment::{self, Extracted, Extractor, Window, WindowMessage, merge};
+use crate::config::{AugmentConfig, ExtractorChoice, JobConfig};
+use crate::embed::Embedder;
+use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::Metrics;
+use crate::model::{JobKind, MemoryKind};
+use crate::settings::SettingsCache;
+use crate::signals::Signals;
+use crate::store::{self, Db, EmbeddingRow, NewMemory, StoredMessage, jobs};
+
+/// What a worker needs: the queue's database, the models, the settings and its limits.
+pub(crate) struct Context {
+    pub(crate) db: Db,
+    pub(crate) embedder: Arc<dyn Embedder>,
+    pub(crate) extractor: Arc<dyn Extractor>,
+    pub(crate) settings: Arc<SettingsCache>,
+    pub(crate) jobs: JobConfig,
+    pub(crate) augment: AugmentConfig,
+    pub(crate) signals: Arc<Signals>,
+    pub(crate) metrics: Arc<Metrics>,
+}
 
 /// Importance given to raw episodes (extracted memories will rank above them when
 /// importance counts).
@@ -37,38 +53,38 @@ struct AugmentPayload {
 /// about twice as fast as embedding one session's worth (see BENCHMARKS.md).
 const BATCH_JOBS: usize = 16;
 
-/// Run until `inner.shutdown` is cancelled.
-pub(crate) async fn run(inner: Arc<Inner>, worker_id: String) {
+/// Run until `ctx.signals.shutdown` is cancelled.
+pub(crate) async fn run(ctx: Arc<Context>, worker_id: String) {
     tracing::debug!(worker = %worker_id, "memori worker started");
     loop {
-        if inner.shutdown.is_cancelled() {
+        if ctx.signals.shutdown.is_cancelled() {
             break;
         }
-        match claim_batch(&inner, &worker_id).await {
+        match claim_batch(&ctx, &worker_id).await {
             Ok(batch) if batch.is_empty() => {
-                inner.progress.notify_waiters();
+                ctx.signals.progress.notify_waiters();
                 tokio::select! {
-                    () = inner.shutdown.cancelled() => break,
-                    () = inner.wake.notified() => {}
-                    () = tokio::time::sleep(inner.config.jobs.poll_interval) => {}
+                    () = ctx.signals.shutdown.cancelled() => break,
+                    () = ctx.signals.wake.notified() => {}
+                    () = tokio::time::sleep(ctx.jobs.poll_interval) => {}
                 }
             }
             Ok(batch) => {
                 crate::failpoint::hit(crate::failpoint::AFTER_CLAIM).await;
-                let outcomes = run_batch(&inner, &batch).await;
+                let outcomes = run_batch(&ctx, &batch).await;
                 crate::failpoint::hit(crate::failpoint::BEFORE_COMPLETE).await;
                 for (job, outcome) in batch.iter().zip(outcomes) {
-                    if let Err(e) = record(&inner, job, outcome).await {
+                    if let Err(e) = record(&ctx, job, outcome).await {
                         // The lease will expire and the job will be claimed again: nothing is lost.
                         tracing::warn!(job = job.id, error = %e, "cannot record job outcome");
-                        sleep_or_shutdown(&inner, inner.config.jobs.poll_interval).await;
+                        ctx.signals.sleep(ctx.jobs.poll_interval).await;
                     }
                 }
-                inner.progress.notify_waiters();
+                ctx.signals.progress.notify_waiters();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "memori worker cannot reach the job queue");
-                sleep_or_shutdown(&inner, inner.config.jobs.poll_interval.max(Duration::from_millis(500))).await;
+                ctx.signals.sleep(ctx.jobs.poll_interval.max(Duration::from_millis(500))).await;
             }
         }
     }
@@ -76,10 +92,10 @@ pub(crate) async fn run(inner: Arc<Inner>, worker_id: String) {
 }
 
 /// Claim up to [`BATCH_JOBS`] due jobs without waiting for more.
-async fn claim_batch(inner: &Inner, worker_id: &str) -> Result<Vec<jobs::Claimed>> {
+async fn claim_batch(ctx: &Context, worker_id: &str) -> Result<Vec<jobs::Claimed>> {
     let mut batch = Vec::new();
     while batch.len() < BATCH_JOBS {
-        match jobs::claim(&inner.db, worker_id, store::ms(Utc::now()), inner.config.jobs.lease).await {
+        match jobs::claim(&ctx.db, worker_id, store::ms(Utc::now()), ctx.jobs.lease).await {
             Ok(Some(job)) => batch.push(job),
             Ok(None) => break,
             // Jobs already claimed are processed; the error shows again on the next round.
@@ -91,17 +107,17 @@ async fn claim_batch(inner: &Inner, worker_id: &str) -> Result<Vec<jobs::Claimed
 }
 
 /// Store a job's outcome: done, retry later, or dead letter.
-async fn record(inner: &Inner, job: &jobs::Claimed, outcome: Result<()>) -> Result<()> {
+async fn record(ctx: &Context, job: &jobs::Claimed, outcome: Result<()>) -> Result<()> {
     let now = store::ms(Utc::now());
     match outcome {
         Ok(()) => {
-            inner.metrics.jobs_done.fetch_add(1, Ordering::Relaxed);
-            jobs::complete(&inner.db, job.id, now).await
+            Metrics::inc(&ctx.metrics.jobs_done);
+            jobs::complete(&ctx.db, job.id, now).await
         }
         Err(e) => {
-            inner.metrics.jobs_failed.fetch_add(1, Ordering::Relaxed);
-            let delay = backoff(inner.config.jobs.retry_base, job.attempts);
-            let dead = jobs::fail(&inner.db, job, &e.to_string(), now, delay).await?;
+            Metrics::inc(&ctx.metrics.jobs_failed);
+            let delay = backoff(ctx.jobs.retry_base, job.attempts);
+            let dead = jobs::fail(&ctx.db, job, &e.to_string(), now, delay).await?;
             if dead {
                 tracing::error!(job = job.id, error = %e, "memori job failed for the last time; it is now a dead letter");
             } else {
@@ -115,35 +131,35 @@ async fn record(inner: &Inner, job: &jobs::Claimed, outcome: Result<()>) -> Resu
 /// Run a batch of jobs; one outcome per job, in order. The batch shares one read of its
 /// messages and one embedding pass for episodes (if either fails, every job fails and is
 /// retried; handlers are idempotent). Extraction and its writes are per job.
-async fn run_batch(inner: &Inner, batch: &[jobs::Claimed]) -> Vec<Result<()>> {
+async fn run_batch(ctx: &Context, batch: &[jobs::Claimed]) -> Vec<Result<()>> {
     let mut outcomes: Vec<Result<Vec<i64>>> = Vec::with_capacity(batch.len());
     for job in batch {
         // A job claimed more often than it may be attempted lost its worker every time (a crash
         // or kill while running): stop retrying it and keep it as a dead letter.
         if job.attempts > job.max_attempts {
             outcomes.push(Err(Error::new(
-                crate::ErrorKind::Timeout,
+                ErrorKind::Timeout,
                 format!("abandoned: its worker stopped before finishing {} times", job.attempts - 1),
             )));
             continue;
         }
         outcomes.push(match job.kind {
-            Some(jobs::Kind::Augment) => serde_json::from_str::<AugmentPayload>(&job.payload)
+            JobKind::Augment => serde_json::from_str::<AugmentPayload>(&job.payload)
                 .map(|p| p.message_ids)
                 .map_err(|e| Error::invalid_input(format!("job {} has a malformed payload: {e}", job.id))),
-            None => Err(Error::invalid_input(format!("job {} has an unknown kind", job.id))),
+            JobKind::Unknown => Err(Error::invalid_input(format!("job {} has an unknown kind", job.id))),
         });
     }
     let all: Vec<i64> = outcomes.iter().filter_map(|o| o.as_ref().ok()).flatten().copied().collect();
     if all.is_empty() {
         return outcomes.into_iter().map(|o| o.map(drop)).collect();
     }
-    let messages = match store_episodes(inner, &all).await {
+    let messages = match store_episodes(ctx, &all).await {
         Ok(m) => m,
         Err(e) => return outcomes.into_iter().map(|o| o.and_then(|_| Err(e.duplicate()))).collect(),
     };
-    let by_id: HashMap<i64, &store::StoredMessage> = messages.iter().map(|m| (m.id, m)).collect();
-    let windows: Vec<Vec<Vec<&store::StoredMessage>>> = outcomes
+    let by_id: HashMap<i64, &StoredMessage> = messages.iter().map(|m| (m.id, m)).collect();
+    let windows: Vec<Vec<Vec<&StoredMessage>>> = outcomes
         .iter()
         .map(|o| match o {
             Ok(ids) => group_by_session(ids.iter().filter_map(|id| by_id.get(id).copied())),
@@ -152,13 +168,13 @@ async fn run_batch(inner: &Inner, batch: &[jobs::Claimed]) -> Vec<Result<()>> {
         .collect();
     // Futures collected first: a closure inside the stream trips the `Send` check of the
     // spawned worker (rust-lang/rust#102211).
-    let pending: Vec<_> = windows.iter().map(|sessions| extract_job(inner, sessions)).collect();
+    let pending: Vec<_> = windows.iter().map(|sessions| extract_job(ctx, sessions)).collect();
     let extracted: Vec<Result<Found>> =
-        futures::stream::iter(pending).buffered(inner.config.augment.extract_concurrency.max(1)).collect().await;
+        futures::stream::iter(pending).buffered(ctx.augment.extract_concurrency.max(1)).collect().await;
     // One embedding pass for every memory the batch found.
     let texts: Vec<String> =
         extracted.iter().flatten().flat_map(|f| f.memories.iter().map(|(m, _)| m.text.clone())).collect();
-    let mut vectors = match embed(inner, texts).await {
+    let mut vectors = match embed(ctx, texts).await {
         Ok(v) => v.into_iter(),
         Err(e) => return outcomes.into_iter().map(|o| o.and_then(|_| Err(e.duplicate()))).collect(),
     };
@@ -168,22 +184,22 @@ async fn run_batch(inner: &Inner, batch: &[jobs::Claimed]) -> Vec<Result<()>> {
             (Err(e), _) | (Ok(_), Err(e)) => Err(e),
             (Ok(_), Ok(found)) => {
                 let own: Vec<Vec<f32>> = vectors.by_ref().take(found.memories.len()).collect();
-                apply(inner, found, own).await
+                apply(ctx, found, own).await
             }
         });
     }
     results
 }
 
-async fn embed(inner: &Inner, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+async fn embed(ctx: &Context, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
     if texts.is_empty() {
         return Ok(Vec::new());
     }
     let n = texts.len();
-    let vectors = inner.embedder.embed(texts).await?;
+    let vectors = ctx.embedder.embed(texts).await?;
     if vectors.len() != n {
         return Err(Error::new(
-            crate::ErrorKind::Embedding,
+            ErrorKind::Embedding,
             format!("the embedder returned {} vectors for {n} texts", vectors.len()),
         ));
     }
@@ -191,16 +207,16 @@ async fn embed(inner: &Inner, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
 }
 
 /// Decide merges against the entity's live memories and write one job's findings.
-async fn apply(inner: &Inner, found: Found, vectors: Vec<Vec<f32>>) -> Result<()> {
-    let model = inner.embedder.model_id();
+async fn apply(ctx: &Context, found: Found, vectors: Vec<Vec<f32>>) -> Result<()> {
+    let model = ctx.embedder.model_id();
     let mut known = match found.memories.first() {
-        Some((m, _)) => store::augment::live_statements(&inner.db, m.entity_id, model).await?,
+        Some((m, _)) => store::augment::live_statements(&ctx.db, m.entity, model).await?,
         None if found.summaries.is_empty() => return Ok(()),
         None => Vec::new(),
     };
     let pairs: Vec<(&Extracted, Option<&[f32]>)> =
         found.memories.iter().zip(&vectors).map(|((_, e), v)| (e, Some(v.as_slice()))).collect();
-    let keys = merge::plan(&pairs, &mut known, &inner.config.augment);
+    let keys = merge::plan(&pairs, &mut known, &ctx.augment);
     let planned: Vec<store::augment::Planned> = found
         .memories
         .into_iter()
@@ -211,21 +227,19 @@ async fn apply(inner: &Inner, found: Found, vectors: Vec<Vec<f32>>) -> Result<()
             store::augment::Planned { memory, vector: Some(vector), triple: e.triple }
         })
         .collect();
-    let applied = store::augment::apply(&inner.db, model, &planned, &found.summaries, store::ms(Utc::now())).await?;
-    let m = &inner.metrics;
-    m.memories_extracted.fetch_add(applied.inserted as u64, Ordering::Relaxed);
-    m.memories_reinforced.fetch_add(applied.reinforced as u64, Ordering::Relaxed);
-    m.memories_invalidated.fetch_add(applied.invalidated as u64, Ordering::Relaxed);
+    let applied = store::augment::apply(&ctx.db, model, &planned, &found.summaries, store::ms(Utc::now())).await?;
+    let m = &ctx.metrics;
+    Metrics::add(&m.memories_extracted, applied.inserted as u64);
+    Metrics::add(&m.memories_reinforced, applied.reinforced as u64);
+    Metrics::add(&m.memories_invalidated, applied.invalidated as u64);
     Ok(())
 }
 
 /// Messages in id order, split into runs of one session each.
-fn group_by_session<'a>(
-    messages: impl Iterator<Item = &'a store::StoredMessage>,
-) -> Vec<Vec<&'a store::StoredMessage>> {
-    let mut groups: Vec<Vec<&store::StoredMessage>> = Vec::new();
+fn group_by_session<'a>(messages: impl Iterator<Item = &'a StoredMessage>) -> Vec<Vec<&'a StoredMessage>> {
+    let mut groups: Vec<Vec<&StoredMessage>> = Vec::new();
     for m in messages {
-        match groups.iter_mut().find(|g| g[0].session_id == m.session_id) {
+        match groups.iter_mut().find(|g| g[0].session == m.session) {
             Some(g) => g.push(m),
             None => groups.push(vec![m]),
         }
@@ -236,29 +250,29 @@ fn group_by_session<'a>(
 /// What extraction found for one job: memories ready to plan, and session summaries.
 #[derive(Default)]
 struct Found {
-    memories: Vec<(store::NewMemory, Extracted)>,
-    summaries: Vec<(i64, String)>,
+    memories: Vec<(NewMemory, Extracted)>,
+    summaries: Vec<(store::SessionRow, String)>,
 }
 
 /// Run the extractor over each session window of one job.
-async fn extract_job(inner: &Inner, sessions: &[Vec<&store::StoredMessage>]) -> Result<Found> {
+async fn extract_job(ctx: &Context, sessions: &[Vec<&StoredMessage>]) -> Result<Found> {
     let mut out = Found::default();
     // Operators may switch every process to the offline extractor in the settings.
-    let choice = match inner.current_settings().await {
-        Ok((_, choice)) => choice,
+    let choice = match ctx.settings.current(&ctx.db).await {
+        Ok(s) => s.extractor,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read settings; using the configured extractor");
-            crate::config::ExtractorChoice::Configured
+            ExtractorChoice::Configured
         }
     };
     let offline = augment::OfflineExtractor;
     let extractor: &dyn augment::Extractor = match choice {
-        crate::config::ExtractorChoice::Offline => &offline,
-        crate::config::ExtractorChoice::Configured => &*inner.extractor,
+        ExtractorChoice::Offline => &offline,
+        ExtractorChoice::Configured => &*ctx.extractor,
     };
     for messages in sessions {
         let first = messages[0];
-        let summary = store::session_summary(&inner.db, first.session_id).await?;
+        let summary = store::capture::session_summary(&ctx.db, first.session).await?;
         let window = Window {
             summary,
             messages: messages
@@ -272,10 +286,10 @@ async fn extract_job(inner: &Inner, sessions: &[Vec<&store::StoredMessage>]) -> 
                 })
                 .collect(),
         };
-        let timeout = inner.config.augment.extract_timeout;
+        let timeout = ctx.augment.extract_timeout;
         let mut extraction = tokio::time::timeout(timeout, extractor.extract(&window))
             .await
-            .map_err(|_| Error::new(crate::ErrorKind::Timeout, format!("extraction took longer than {timeout:?}")))??;
+            .map_err(|_| Error::new(ErrorKind::Timeout, format!("extraction took longer than {timeout:?}")))??;
         let dropped = augment::sanitize(&mut extraction, &window);
         if dropped > 0 {
             tracing::warn!(
@@ -284,7 +298,7 @@ async fn extract_job(inner: &Inner, sessions: &[Vec<&store::StoredMessage>]) -> 
                 "extractor returned unusable memories; they were dropped"
             );
         }
-        out.summaries.extend(extraction.summary.take().map(|s| (first.session_id, s)));
+        out.summaries.extend(extraction.summary.take().map(|s| (first.session, s)));
         for e in extraction.memories {
             let said = window
                 .messages
@@ -294,10 +308,10 @@ async fn extract_job(inner: &Inner, sessions: &[Vec<&store::StoredMessage>]) -> 
                 .max()
                 .unwrap_or_else(Utc::now);
             out.memories.push((
-                store::NewMemory {
-                    entity_id: first.entity_id,
-                    session_id: Some(first.session_id),
-                    process_id: Some(first.process_id),
+                NewMemory {
+                    entity: first.entity,
+                    session: Some(first.session),
+                    process: Some(first.process),
                     kind: e.kind,
                     text: e.text.clone(),
                     importance: e.importance,
@@ -313,13 +327,6 @@ async fn extract_job(inner: &Inner, sessions: &[Vec<&store::StoredMessage>]) -> 
     }
     Ok(out)
 }
-async fn sleep_or_shutdown(inner: &Inner, d: Duration) {
-    tokio::select! {
-        () = inner.shutdown.cancelled() => {}
-        () = tokio::time::sleep(d) => {}
-    }
-}
-
 /// Exponential backoff with ±50% jitter, capped at ten minutes.
 pub(crate) fn backoff(base: Duration, attempt: i32) -> Duration {
     let exp = 2u32.saturating_pow(u32::try_from(attempt.max(1) - 1).unwrap_or(0).min(16));
@@ -329,16 +336,16 @@ pub(crate) fn backoff(base: Duration, attempt: i32) -> Duration {
 
 /// Load the messages, store an episode memory per message and embed every episode that
 /// lacks a vector. Returns the messages (erased ones are skipped).
-async fn store_episodes(inner: &Inner, message_ids: &[i64]) -> Result<Vec<store::StoredMessage>> {
-    let messages = store::messages_by_id(&inner.db, message_ids).await?;
-    let episodes: Vec<store::NewMemory> = messages
+async fn store_episodes(ctx: &Context, message_ids: &[i64]) -> Result<Vec<StoredMessage>> {
+    let messages = store::capture::messages_by_id(&ctx.db, message_ids).await?;
+    let episodes: Vec<NewMemory> = messages
         .iter()
         .filter_map(|m| {
             let text = m.message.episode_text()?;
-            Some(store::NewMemory {
-                entity_id: m.entity_id,
-                session_id: Some(m.session_id),
-                process_id: Some(m.process_id),
+            Some(NewMemory {
+                entity: m.entity,
+                session: Some(m.session),
+                process: Some(m.process),
                 kind: MemoryKind::Episode,
                 text,
                 importance: EPISODE_IMPORTANCE,
@@ -350,29 +357,26 @@ async fn store_episodes(inner: &Inner, message_ids: &[i64]) -> Result<Vec<store:
             })
         })
         .collect();
-    let memory_ids = store::upsert_memories(&inner.db, &episodes).await?;
-    embed_missing(inner, &memory_ids).await?;
+    let memory_ids = store::memories::upsert_memories(&ctx.db, &episodes).await?;
+    embed_missing(ctx, &memory_ids).await?;
     Ok(messages)
 }
 
-async fn embed_missing(inner: &Inner, memory_ids: &[i64]) -> Result<()> {
-    let model = inner.embedder.model_id().to_owned();
+async fn embed_missing(ctx: &Context, memory_ids: &[i64]) -> Result<()> {
+    let model = ctx.embedder.model_id().to_owned();
     for chunk in memory_ids.chunks(512) {
-        let missing = store::missing_embeddings(&inner.db, chunk, &model).await?;
+        let missing = store::memories::missing_embeddings(&ctx.db, chunk, &model).await?;
         if missing.is_empty() {
             continue;
         }
-        let texts: Vec<String> = missing.iter().map(|(_, _, t)| t.clone()).collect();
-        let vectors = inner.embedder.embed(texts).await?;
-        if vectors.len() != missing.len() {
-            return Err(Error::new(
-                crate::ErrorKind::Embedding,
-                format!("the embedder returned {} vectors for {} texts", vectors.len(), missing.len()),
-            ));
-        }
-        let rows: Vec<(i64, i64, Vec<f32>)> =
-            missing.into_iter().zip(vectors).map(|((id, entity, _), v)| (id, entity, v)).collect();
-        store::insert_embeddings(&inner.db, &model, &rows).await?;
+        let texts: Vec<String> = missing.iter().map(|m| m.text.clone()).collect();
+        let vectors = embed(ctx, texts).await?;
+        let rows: Vec<EmbeddingRow> = missing
+            .into_iter()
+            .zip(vectors)
+            .map(|(m, vector)| EmbeddingRow { memory_id: m.id, entity: m.entity, vector })
+            .collect();
+        store::memories::insert_embeddings(&ctx.db, &model, &rows).await?;
     }
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! - long text is `LONGTEXT` on MySQL, whose `TEXT` holds only 64 KiB;
 //! - every row that belongs to an end user carries `entity_id` with `ON DELETE CASCADE`,
 //!   so erasing an entity is one `DELETE` that reaches every table.
+#![warn(missing_docs)]
 
 pub use sea_orm_migration::prelude::*;
 

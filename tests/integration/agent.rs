@@ -109,7 +109,8 @@ async fn tool_loops_keep_the_memories_on_every_turn_and_capture_every_message_on
     memori.flush().await?;
     // 1 earlier + user, assistant(tool call), tool result, assistant.
     assert_eq!(memori.message_count(&scope.entity).await?, 5);
-    let calls = memori.recall_with(&scope.entity, memori_rig::RecallRequest::new("You like mango").limit(10)).await?;
+    let calls =
+        memori.recall_with(&scope.entity, memori_rig::RecallRequest::new("You like mango").limit(10)).await?.memories;
     assert_eq!(calls.iter().filter(|r| r.memory.text == "assistant: You like mango.").count(), 1, "captured once");
     memori.shutdown().await;
     db.drop_database().await
@@ -203,7 +204,7 @@ async fn a_memory_failure_never_fails_the_call_unless_configured_to() -> anyhow:
     let out = agent.prompt("Tea?").add_hook(open.hook(&scope)).await?;
     assert_eq!(out.output(), "ok");
     assert_eq!(system(&model.requests()[0]), PREAMBLE);
-    assert_eq!(open.metrics().recall_failures.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(open.metrics().snapshot().recall_failures, 1);
     assert_eq!(open.message_count(&scope.entity).await?, 3, "the exchange is still captured");
     open.shutdown().await;
 

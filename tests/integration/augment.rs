@@ -91,7 +91,7 @@ backend_test!(merge_and_contradiction_cases, |url: String| async move {
             m.capture(&scope, vec![Message::user(say).said_at(at)]).await?;
             m.flush().await?;
         }
-        let all = m.memories(&scope.entity, true).await?;
+        let all = m.memories(&scope.entity, memori_rig::Validity::All).await?;
         let by_id: HashMap<i64, &str> = all.iter().map(|x| (x.id, x.text.as_str())).collect();
         let extracted = all.iter().filter(|x| x.kind != MemoryKind::Episode);
         let mut live = BTreeMap::new();
@@ -130,17 +130,25 @@ backend_test!(replaying_every_job_changes_nothing, |url: String| async move {
     let snapshot = |v: Vec<memori_rig::Memory>| {
         v.into_iter().map(|x| (x.id, x.text, x.mention_count, x.invalidated_by)).collect::<Vec<_>>()
     };
-    let before = snapshot(m.memories(&scope.entity, true).await?);
-    let graph_before = m.graph(&scope.entity, true).await?.edge_count();
+    let before = snapshot(m.memories(&scope.entity, memori_rig::Validity::All).await?);
+    let graph_before = m.graph(&scope.entity, memori_rig::Validity::All).await?.edge_count();
     // Run every job again, as a worker whose lease expired would.
-    let done = m.jobs(Some("done"), 100).await?;
+    let done = m.jobs(Some(memori_rig::JobStatus::Done), 100).await?;
     assert_eq!(done.len(), 4);
     for j in &done {
         assert!(m.retry_job(j.id).await?, "job {} can be run again", j.id);
     }
     m.flush().await?;
-    assert_eq!(snapshot(m.memories(&scope.entity, true).await?), before, "no duplicate or changed memory");
-    assert_eq!(m.graph(&scope.entity, true).await?.edge_count(), graph_before, "no duplicate edge");
+    assert_eq!(
+        snapshot(m.memories(&scope.entity, memori_rig::Validity::All).await?),
+        before,
+        "no duplicate or changed memory"
+    );
+    assert_eq!(
+        m.graph(&scope.entity, memori_rig::Validity::All).await?.edge_count(),
+        graph_before,
+        "no duplicate edge"
+    );
     let stats = m.stats(&scope.entity).await?;
     assert_eq!(stats.embeddings, stats.memories, "one embedding per memory");
     m.shutdown().await;
@@ -155,7 +163,7 @@ backend_test!(the_graph_links_statements_with_provenance, |url: String| async mo
         .await?;
     m.capture(&other, vec![Message::user("I live in Lyon too.").named("Oscar")]).await?;
     m.flush().await?;
-    let g = m.graph(&maya.entity, false).await?;
+    let g = m.graph(&maya.entity, memori_rig::Validity::Current).await?;
     assert_eq!(g.edge_count(), 3);
     let me = g.find("maya");
     assert_eq!(me.len(), 1);
@@ -163,13 +171,13 @@ backend_test!(the_graph_links_statements_with_provenance, |url: String| async mo
     let mut names: Vec<&str> = around.nodes.iter().map(|n| n.name.as_str()).collect();
     names.sort_unstable();
     assert_eq!(names, ["Airbus", "Lyon", "Maya", "shellfish"], "no node of another entity");
-    let memories = m.memories(&maya.entity, false).await?;
+    let memories = m.memories(&maya.entity, memori_rig::Validity::Current).await?;
     for id in around.memory_ids() {
         let memory = memories.iter().find(|x| x.id == id).expect("every edge names a memory of the entity");
         assert_eq!(memory.sources.len(), 1, "and through it the source message");
     }
     assert_eq!(g.mentioned_in("what about lyon?")[0].name, "Lyon");
-    assert!(m.graph(&memori_rig::EntityId::new("nobody")?, false).await?.node_count() == 0);
+    assert!(m.graph(&memori_rig::EntityId::new("nobody")?, memori_rig::Validity::Current).await?.node_count() == 0);
     m.shutdown().await;
     Ok(())
 });
@@ -192,11 +200,14 @@ backend_test!(recall_skips_invalidated_memories_unless_asked_or_back_in_time, |u
             &scope.entity,
             memori_rig::RecallRequest::new("where does the user live").as_of("2024-02-01T00:00:00Z".parse()?),
         )
-        .await?,
+        .await?
+        .memories,
     );
     assert_eq!(feb, ["User lives in Paris"], "as of February, Paris still held");
     let mut all = texts(
-        m.recall_with(&scope.entity, memori_rig::RecallRequest::new("where does the user live").with_history()).await?,
+        m.recall_with(&scope.entity, memori_rig::RecallRequest::new("where does the user live").with_history())
+            .await?
+            .memories,
     );
     all.sort();
     assert_eq!(all, ["User lives in Berlin", "User lives in Paris"]);
@@ -235,7 +246,7 @@ async fn a_failing_extractor_loses_nothing() -> anyhow::Result<()> {
     let scope = Scope::new("u", "bot", "s1")?;
     m.capture(&scope, vec![Message::user("I live in Paris.")]).await?;
     m.flush().await?;
-    let dead = m.jobs(Some("dead"), 10).await?;
+    let dead = m.jobs(Some(memori_rig::JobStatus::Dead), 10).await?;
     assert_eq!(dead.len(), 1);
     assert!(dead[0].last_error.as_deref().unwrap_or_default().contains("model unavailable"));
     let stats = m.stats(&scope.entity).await?;

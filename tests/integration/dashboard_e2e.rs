@@ -191,7 +191,7 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         fill(c, "#set-limit", "1").await?;
         wait_text(c, "#pg-summary", "1 memories").await?;
         assert_eq!(c.find_all(Locator::Css("li.result")).await?.len(), 1);
-        assert_eq!(m.recall_settings().await?.limit, 10, "the playground saved nothing");
+        assert_eq!(m.current_settings().await?.recall.limit, 10, "the playground saved nothing");
         shot(c, "playground").await?;
 
         // Settings: save a token budget; running agents pick it up.
@@ -200,7 +200,7 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         fill(c, "#set-token-budget", "450").await?;
         click(c, "#set-save").await?;
         wait_text(c, "#settings-status", "Saved as version 1").await?;
-        assert_eq!(m.recall_settings().await?.token_budget, 450);
+        assert_eq!(m.current_settings().await?.recall.token_budget, 450);
         shot(c, "settings").await?;
 
         // Compliance: erase bob with a typed confirmation.

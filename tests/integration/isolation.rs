@@ -112,7 +112,8 @@ impl Run {
             Op::Recall { entity, about } => {
                 m.flush().await?;
                 let query = format!("where does {} live and what do they like", self.markers[about]);
-                let recalled = m.recall_with(&self.ids[entity], RecallRequest::new(query).with_history()).await?;
+                let recalled =
+                    m.recall_with(&self.ids[entity], RecallRequest::new(query).with_history()).await?.memories;
                 self.only_own(entity, "recall", &serde_json::to_string(&recalled)?)?;
             }
             Op::Export { entity } => match m.export_entity(&self.ids[entity]).await {
@@ -124,7 +125,7 @@ impl Run {
             },
             Op::Graph { entity } => {
                 m.flush().await?;
-                let graph = m.graph_view(&self.ids[entity], true).await?;
+                let graph = m.graph_view(&self.ids[entity], memori_rig::Validity::All).await?;
                 self.only_own(entity, "graph", &serde_json::to_string(&graph)?)?;
             }
             Op::Erase { entity } => {

@@ -45,13 +45,13 @@ backend_test!(two_instances_share_the_queue_and_run_each_job_once, |url: String|
     }
     a.flush().await?;
     b.flush().await?;
-    let done = a.metrics().jobs_done.load(Ordering::Relaxed) + b.metrics().jobs_done.load(Ordering::Relaxed);
+    let done = a.metrics().snapshot().jobs_done + b.metrics().snapshot().jobs_done;
     assert_eq!(done, jobs as u64, "every job ran exactly once across both instances");
     for e in 0..3 {
         let stats = a.stats(&memori_rig::EntityId::new(format!("user-{e}"))?).await?;
         assert_eq!((stats.messages, stats.memories, stats.embeddings), (16, 17, 17), "user-{e}");
         let jazz: Vec<_> = a
-            .memories(&memori_rig::EntityId::new(format!("user-{e}"))?, true)
+            .memories(&memori_rig::EntityId::new(format!("user-{e}"))?, memori_rig::Validity::All)
             .await?
             .into_iter()
             .filter(|m| m.text == "User likes jazz")
@@ -79,11 +79,11 @@ backend_test!(failing_jobs_retry_then_dead_letter_then_revive, |url: String| asy
     let scope = Scope::new("flaky", "bot", "s1")?;
     m.capture(&scope, vec![Message::user("remember me")]).await?;
     m.flush().await?; // drained: the job is dead, not pending
-    let dead = m.jobs(Some("dead"), 10).await?;
+    let dead = m.jobs(Some(memori_rig::JobStatus::Dead), 10).await?;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, 3);
     assert!(dead[0].last_error.as_deref().unwrap_or_default().contains("embedding service is down"), "{dead:?}");
-    assert_eq!(m.metrics().jobs_failed.load(Ordering::Relaxed), 3);
+    assert_eq!(m.metrics().snapshot().jobs_failed, 3);
     assert_eq!(m.stats(&scope.entity).await?.embeddings, 0);
 
     healed.store(true, Ordering::SeqCst);

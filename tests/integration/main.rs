@@ -11,6 +11,7 @@ mod operators;
 mod outage;
 mod provider;
 mod recall;
+mod sql;
 mod store;
 mod tidy;
 

@@ -60,17 +60,17 @@ backend_test!(web_sessions_expire_and_ids_never_collide, |url: String| async mov
     let m = memori(&url).await?;
     let future = (Utc::now() + Duration::hours(1)).timestamp_millis();
     let past = (Utc::now() - Duration::hours(1)).timestamp_millis();
-    m.create_web_session("a", "{}", future, Some("ada")).await?;
-    let err = m.create_web_session("a", "{\"x\":1}", future, None).await.unwrap_err();
+    m.accounts().create_web_session("a", "{}", future, Some("ada")).await?;
+    let err = m.accounts().create_web_session("a", "{\"x\":1}", future, None).await.unwrap_err();
     assert_eq!(err.kind(), memori_rig::ErrorKind::Conflict, "a taken id is a conflict, not an overwrite");
-    assert_eq!(m.web_session("a").await?.as_deref(), Some("{}"));
-    m.save_web_session("a", "{\"y\":2}", future, Some("ada")).await?;
-    assert_eq!(m.web_session("a").await?.as_deref(), Some("{\"y\":2}"));
-    m.save_web_session("b", "{}", past, None).await?;
-    assert_eq!(m.web_session("b").await?, None, "expired sessions do not load");
-    assert_eq!(m.delete_expired_web_sessions().await?, 1);
-    m.delete_web_session("a").await?;
-    assert_eq!(m.web_session("a").await?, None);
+    assert_eq!(m.accounts().web_session("a").await?.as_deref(), Some("{}"));
+    m.accounts().save_web_session("a", "{\"y\":2}", future, Some("ada")).await?;
+    assert_eq!(m.accounts().web_session("a").await?.as_deref(), Some("{\"y\":2}"));
+    m.accounts().save_web_session("b", "{}", past, None).await?;
+    assert_eq!(m.accounts().web_session("b").await?, None, "expired sessions do not load");
+    assert_eq!(m.accounts().delete_expired_web_sessions().await?, 1);
+    m.accounts().delete_web_session("a").await?;
+    assert_eq!(m.accounts().web_session("a").await?, None);
     m.shutdown().await;
     Ok(())
 });
@@ -95,7 +95,7 @@ backend_test!(operators_can_switch_every_worker_to_the_offline_extractor, |url: 
     let _ = m.flush_timeout(std::time::Duration::from_secs(10)).await;
     assert_eq!(m.dead_jobs().await?, 1, "the down model fails the job");
     let extracted = |ms: &[memori_rig::Memory]| ms.iter().filter(|x| x.kind != memori_rig::MemoryKind::Episode).count();
-    assert_eq!(extracted(&m.memories(&scope.entity, false).await?), 0);
+    assert_eq!(extracted(&m.memories(&scope.entity, memori_rig::Validity::Current).await?), 0);
 
     let (version, mut settings) = m.settings().await?;
     settings.extraction.extractor = memori_rig::ExtractorChoice::Offline;
@@ -103,7 +103,7 @@ backend_test!(operators_can_switch_every_worker_to_the_offline_extractor, |url: 
     assert_eq!(m.retry_dead_jobs().await?, 1);
     m.flush().await?;
     assert_eq!(m.dead_jobs().await?, 0);
-    let memories = m.memories(&scope.entity, false).await?;
+    let memories = m.memories(&scope.entity, memori_rig::Validity::Current).await?;
     assert!(
         memories.iter().any(|x| x.kind != memori_rig::MemoryKind::Episode && x.text.contains("walnuts")),
         "{memories:?}"

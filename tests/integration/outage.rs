@@ -75,12 +75,12 @@ async fn calls_survive_an_outage_and_nothing_is_lost_or_doubled(url: String) -> 
         assert_eq!(memori.spool_usage(), (0, 0), "{mode:?}: spool written once the database is back");
     }
 
-    let metrics: std::collections::HashMap<_, _> = memori.metrics().snapshot().into_iter().collect();
-    assert_eq!(metrics["spooled"], 10, "{metrics:?}");
-    assert_eq!(metrics["spool_written"], 10, "{metrics:?}");
-    assert_eq!(metrics["spool_dropped"], 0, "{metrics:?}");
-    assert_eq!(metrics["capture_failures"], 0, "{metrics:?}");
-    assert!(metrics["recall_failures"] >= 10, "each outage call's recall failed: {metrics:?}");
+    let metrics = memori.metrics().snapshot();
+    assert_eq!(metrics.spooled, 10, "{metrics:?}");
+    assert_eq!(metrics.spool_written, 10, "{metrics:?}");
+    assert_eq!(metrics.spool_dropped, 0, "{metrics:?}");
+    assert_eq!(metrics.capture_failures, 0, "{metrics:?}");
+    assert!(metrics.recall_failures >= 10, "each outage call's recall failed: {metrics:?}");
     assert_eq!(stored_texts(&memori, &scope.entity).await?, expected_texts(13), "every message exactly once");
 
     // Spooled messages are augmented like any other: recall finds one said during the outage.
@@ -132,8 +132,8 @@ async fn a_durable_spool_outlives_the_process(url: String) -> anyhow::Result<()>
     proxy.set(ProxyMode::Down);
     small.capture_logged(&scope, vec![Message::user("short")]).await;
     small.capture_logged(&scope, vec![Message::user("x".repeat(2000))]).await;
-    let metrics: std::collections::HashMap<_, _> = small.metrics().snapshot().into_iter().collect();
-    assert_eq!((metrics["spooled"], metrics["spool_dropped"]), (1, 1), "{metrics:?}");
+    let metrics = small.metrics().snapshot();
+    assert_eq!((metrics.spooled, metrics.spool_dropped), (1, 1), "{metrics:?}");
     proxy.set(ProxyMode::Up);
     small.flush().await?;
     assert_eq!(small.message_count(&scope.entity).await?, 9);

@@ -2,136 +2,20 @@
 //! the OpenAI chat-completions API, records what it receives and injects faults: a rig agent
 //! with memory, and the LLM extractor through 500s, 429s, timeouts and malformed output.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use memori_rig::Scope;
 use memori_tests::backend_test;
+use memori_tests::openai::{FakeOpenAi, Reply};
 use rig_agent::AgentBuilder;
 use rig_core::providers::openai::OpenAIConfig;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use super::sqlite_memori;
 
-/// What the loopback server answers to one request.
-#[derive(Clone, Debug)]
-pub(crate) enum Reply {
-    /// A chat completion with this assistant text.
-    Text(&'static str),
-    /// A chat completion that calls the `submit` tool with these arguments.
-    Submit(serde_json::Value),
-    /// A `submit` call whose arguments are not JSON.
-    BadArguments,
-    /// An error status with an OpenAI error body.
-    Status(u16),
-    /// A 200 whose body is not JSON.
-    Garbage,
-    /// The reply, after a delay.
-    Slow(Duration, Box<Reply>),
-}
-
-impl Reply {
-    fn render(&self) -> (u16, String) {
-        let completion = |message: serde_json::Value, finish: &str| {
-            serde_json::json!({
-                "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-            })
-            .to_string()
-        };
-        let call = |arguments: String| {
-            completion(
-                serde_json::json!({"role": "assistant", "content": null, "tool_calls": [
-                    {"id": "call_1", "type": "function", "function": {"name": "submit", "arguments": arguments}}
-                ]}),
-                "tool_calls",
-            )
-        };
-        match self {
-            Reply::Text(t) => (200, completion(serde_json::json!({"role": "assistant", "content": t}), "stop")),
-            Reply::Submit(args) => (200, call(args.to_string())),
-            Reply::BadArguments => (200, call("{\"memories\": [{\"kind\": ".into())),
-            Reply::Status(code) => (
-                *code,
-                serde_json::json!({"error": {"message": format!("injected {code}"), "type": "server_error"}})
-                    .to_string(),
-            ),
-            Reply::Garbage => (200, "<html>502 Bad Gateway</html>{".into()),
-            Reply::Slow(_, inner) => inner.render(),
-        }
-    }
-}
-
-/// A loopback server speaking the OpenAI chat-completions API: it answers requests with the
-/// script in order, then with `then` (which the test may change), and records request bodies.
-pub(crate) struct FakeOpenAi {
-    pub(crate) base_url: String,
-    pub(crate) bodies: Arc<Mutex<Vec<serde_json::Value>>>,
-    pub(crate) then: Arc<Mutex<Reply>>,
-}
-
-pub(crate) async fn fake_openai_scripted(script: Vec<Reply>, then: Reply) -> anyhow::Result<FakeOpenAi> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let then = Arc::new(Mutex::new(then));
-    let script = Arc::new(Mutex::new(VecDeque::from(script)));
-    let (seen, fallback) = (Arc::clone(&bodies), Arc::clone(&then));
-    tokio::spawn(async move {
-        loop {
-            let Ok((socket, _)) = listener.accept().await else { return };
-            let (seen, fallback, script) = (Arc::clone(&seen), Arc::clone(&fallback), Arc::clone(&script));
-            // One task per connection: a slow reply must not hold up the client's next attempt.
-            tokio::spawn(async move {
-                let Some((mut socket, body)) = read_request(socket).await else { return };
-                seen.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or_default());
-                let reply = script.lock().unwrap().pop_front().unwrap_or_else(|| fallback.lock().unwrap().clone());
-                if let Reply::Slow(d, _) = &reply {
-                    tokio::time::sleep(*d).await;
-                }
-                let (code, json) = reply.render();
-                let response = format!(
-                    "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
-                    json.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    Ok(FakeOpenAi { base_url: format!("http://{addr}/v1"), bodies, then })
-}
-
-/// Read one HTTP request; returns the socket and the body.
-async fn read_request(mut socket: TcpStream) -> Option<(TcpStream, Vec<u8>)> {
-    let mut buf = Vec::new();
-    loop {
-        let mut chunk = [0u8; 8192];
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-            .unwrap_or(0);
-        if buf.len() >= end + 4 + len {
-            assert!(head.starts_with("post /v1/chat/completions"), "unexpected request: {head}");
-            let body = buf[end + 4..end + 4 + len].to_vec();
-            return Some((socket, body));
-        }
-    }
-}
-
 /// Serve canned chat completions on 127.0.0.1; returns the base URL and the request bodies.
 async fn fake_openai(replies: Vec<&'static str>) -> anyhow::Result<(String, Arc<Mutex<Vec<serde_json::Value>>>)> {
-    let server = fake_openai_scripted(replies.into_iter().map(Reply::Text).collect(), Reply::Status(500)).await?;
+    let server = FakeOpenAi::scripted(replies.into_iter().map(Reply::text).collect(), Reply::Status(500)).await?;
     Ok((server.base_url, server.bodies))
 }
 
@@ -192,7 +76,7 @@ async fn llm_memori(url: &str, server: &FakeOpenAi, max_attempts: i32) -> anyhow
 backend_test!(the_llm_extractor_survives_provider_faults, |url: String| async move {
     use memori_rig::{EntityId, MemoryKind, Message, rig::PROMPT_VERSION};
     // Each fault fails one attempt of the job; the last reply is a proper `submit` call.
-    let server = fake_openai_scripted(
+    let server = FakeOpenAi::scripted(
         vec![
             Reply::Status(500),
             Reply::Status(429),
@@ -210,18 +94,18 @@ backend_test!(the_llm_extractor_survives_provider_faults, |url: String| async mo
 
     let jobs = m.jobs(None, 10).await?;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].status, "done", "{jobs:?}");
+    assert_eq!(jobs[0].status, memori_rig::JobStatus::Done, "{jobs:?}");
     let requests = server.bodies.lock().unwrap().len();
     // Six requests (five faults, one success) over four attempts: within one attempt rig's
     // Extractor asks again once when a reply carries no usable `submit` call.
     assert_eq!(requests, 6, "every fault cost a request");
     assert_eq!(jobs[0].attempts, 4, "the job was retried: {jobs:?}");
-    let memories = m.memories(&scope.entity, false).await?;
+    let memories = m.memories(&scope.entity, memori_rig::Validity::Current).await?;
     let extracted: Vec<_> = memories.iter().filter(|x| x.kind != MemoryKind::Episode).collect();
     assert_eq!(extracted.len(), 1, "one memory however often it was attempted: {memories:?}");
     assert_eq!(extracted[0].text, "Zoe is allergic to peanuts");
     assert_eq!(extracted[0].sources.len(), 1, "missing ids fall back to the window's message");
-    assert_eq!(m.graph(&scope.entity, false).await?.edge_count(), 1);
+    assert_eq!(m.graph(&scope.entity, memori_rig::Validity::Current).await?.edge_count(), 1);
     assert_eq!(m.message_count(&EntityId::new("zoe")?).await?, 1, "nothing lost");
 
     let first = server.bodies.lock().unwrap()[0].clone();
@@ -235,22 +119,22 @@ backend_test!(the_llm_extractor_survives_provider_faults, |url: String| async mo
     assert!(PROMPT_VERSION.starts_with("llm-v"));
 
     // A provider that stays down: the job becomes a dead letter, and revives once it is back.
-    *server.then.lock().unwrap() = Reply::Status(503);
+    server.set_then(Reply::Status(503));
     let m2 = llm_memori(&url, &server, 2).await?;
     m.shutdown().await;
     let later = Scope::new("zoe", "bot", "s2")?;
     m2.capture(&later, vec![Message::user("I'm allergic to peanuts, remember?").named("Zoe")]).await?;
     m2.flush().await?;
-    let dead = m2.jobs(Some("dead"), 10).await?;
+    let dead = m2.jobs(Some(memori_rig::JobStatus::Dead), 10).await?;
     assert_eq!(dead.len(), 1);
     assert!(dead[0].last_error.as_deref().unwrap_or_default().contains("extraction model failed"), "{dead:?}");
     assert_eq!(m2.message_count(&later.entity).await?, 2, "the message is kept while its job is dead");
 
-    *server.then.lock().unwrap() = Reply::Submit(allergy_submission());
+    server.set_then(Reply::Submit(allergy_submission()));
     assert_eq!(m2.retry_dead_jobs().await?, 1);
     m2.flush().await?;
     assert_eq!(m2.dead_jobs().await?, 0);
-    let memories = m2.memories(&later.entity, false).await?;
+    let memories = m2.memories(&later.entity, memori_rig::Validity::Current).await?;
     let fact: Vec<_> = memories.iter().filter(|x| x.kind == MemoryKind::Attribute).collect();
     assert_eq!(fact.len(), 1, "the repeat merged: {memories:?}");
     assert_eq!(fact[0].mention_count, 2);

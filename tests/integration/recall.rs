@@ -1,8 +1,6 @@
 //! Recall across processes: the cached entity index follows writes made anywhere, settings
 //! saved anywhere take effect everywhere, and concurrent recalls never cross entities.
 
-use std::sync::atomic::Ordering;
-
 use memori_rig::{EntityId, ErrorKind, Message, RecallConfig, RecallRequest, Scope, Settings};
 use memori_tests::backend_test;
 
@@ -20,21 +18,21 @@ backend_test!(the_cached_index_follows_writes_from_another_process, |url: String
     let again = reader.recall(&scope, "dog").await?;
     assert!(again.iter().any(|r| r.memory.text.contains("dog")));
     let m = reader.metrics();
-    assert_eq!(m.recall_index_builds.load(Ordering::Relaxed), 1, "the second recall used the cached index");
-    assert_eq!(m.recall_cache_hits.load(Ordering::Relaxed), 1);
+    assert_eq!(m.snapshot().recall_index_builds, 1, "the second recall used the cached index");
+    assert_eq!(m.snapshot().recall_cache_hits, 1);
 
     // Another process writes: the reader's next recall sees it (the revision moved on).
     writer.capture(&Scope::new("ann", "bot", "s2")?, vec![Message::user("I collect jazz records")]).await?;
     writer.flush().await?;
     let after = reader.recall(&scope, "jazz records").await?;
     assert!(after.first().is_some_and(|r| r.memory.text.contains("jazz")), "{after:#?}");
-    assert_eq!(m.recall_index_builds.load(Ordering::Relaxed), 2);
+    assert_eq!(m.snapshot().recall_index_builds, 2);
 
     // Writes to another entity leave this entity's index alone.
     writer.capture(&Scope::new("bob", "bot", "s1")?, vec![Message::user("I collect jazz records too")]).await?;
     writer.flush().await?;
     reader.recall(&scope, "jazz").await?;
-    assert_eq!(m.recall_index_builds.load(Ordering::Relaxed), 2);
+    assert_eq!(m.snapshot().recall_index_builds, 2);
     Ok(())
 });
 
@@ -61,11 +59,14 @@ backend_test!(settings_saved_by_one_process_are_used_by_another, |url: String| a
     assert_eq!(b.save_settings(None, &bad, "ops").await.unwrap_err().kind(), ErrorKind::InvalidInput);
     let history = b.settings_history(10).await?;
     assert_eq!(history.len(), 1);
-    assert_eq!((history[0].0, history[0].2.as_str(), history[0].1.recall.limit), (1, "ops@example.com", 1));
+    assert_eq!(
+        (history[0].version, history[0].saved_by.as_str(), history[0].settings.recall.limit),
+        (1, "ops@example.com", 1)
+    );
 
     // A per-request configuration previews without saving.
     let preview =
-        b.recall_with(&scope.entity, RecallRequest::new("hiking").with_config(RecallConfig::default())).await?;
+        b.recall_with(&scope.entity, RecallRequest::new("hiking").with_config(RecallConfig::default())).await?.memories;
     assert!(preview.len() > 1);
     assert_eq!(b.settings().await?.0, 1);
     Ok(())
@@ -88,7 +89,7 @@ backend_test!(concurrent_recalls_never_cross_entities, |url: String| async move 
             // The query names every tenant's words; only the asker's memories may come back.
             let req =
                 RecallRequest::new("tenant0 tenant1 tenant2 tenant3 tenant4 tenant5 tenant6 tenant7 secret password");
-            let out = m.recall_with(&EntityId::new(format!("tenant-{e}"))?, req).await?;
+            let out = m.recall_with(&EntityId::new(format!("tenant-{e}"))?, req).await?.memories;
             anyhow::ensure!(
                 out.iter().any(|r| r.memory.text.contains(&format!("tenant{e} "))),
                 "tenant-{e} did not recall its own memories: {out:#?}"
@@ -118,7 +119,7 @@ async fn the_injected_block_stays_within_the_token_budget() -> anyhow::Result<()
     m.capture(&scope, msgs).await?;
     m.flush().await?;
     let block = m.context_block(&scope, "what grows in my garden?", &Default::default()).await?.expect("a block");
-    let budget = m.recall_settings().await?.token_budget;
+    let budget = m.current_settings().await?.recall.token_budget;
     assert!(memori_rig::recall::tokens::count(&block) <= budget);
     assert!(block.starts_with("<memories>\n") && block.ends_with("</memories>"));
     Ok(())

@@ -2,41 +2,9 @@
 
 use memori_rig::{EntityId, ErrorKind, MemoryKind, Message, Part, Role, Scope};
 use memori_tests::backend_test;
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
 
-use super::memori;
-
-/// Tables holding an `entity_id`, i.e. everything an erasure must reach.
-const ENTITY_TABLES: &[&str] = &[
-    "memori_sessions",
-    "memori_messages",
-    "memori_memories",
-    "memori_memory_sources",
-    "memori_embeddings",
-    "memori_kg_nodes",
-    "memori_kg_edges",
-    "memori_jobs",
-];
-
-async fn scalar(db: &impl ConnectionTrait, sql: String) -> anyhow::Result<i64> {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no row"))?;
-    Ok(row.try_get_by_index::<i64>(0)?)
-}
-
-async fn entity_row(db: &impl ConnectionTrait, external: &str) -> anyhow::Result<i64> {
-    scalar(db, format!("SELECT id FROM memori_entities WHERE external_id = '{external}'")).await
-}
-
-async fn rows_of(db: &impl ConnectionTrait, entity: i64) -> anyhow::Result<Vec<(&'static str, i64)>> {
-    let mut out = Vec::new();
-    for t in ENTITY_TABLES {
-        out.push((*t, scalar(db, format!("SELECT COUNT(*) FROM {t} WHERE entity_id = {entity}")).await?));
-    }
-    Ok(out)
-}
+use super::{memori, sql};
 
 backend_test!(capture_is_idempotent_augmented_and_recalled, |url: String| async move {
     let m = memori(&url).await?;
@@ -125,10 +93,10 @@ backend_test!(deleting_an_entity_cascades_to_every_table, |url: String| async mo
         m.capture(&scope, vec![Message::user(format!("{who} lives in Paris")), Message::assistant("Nice")]).await?;
     }
     m.flush().await?;
-    let db = m.connection();
-    let carol = entity_row(db, "carol").await?;
-    let dave = entity_row(db, "dave").await?;
-    let before = rows_of(db, carol).await?;
+    let db = sql::connect(&url).await?;
+    let carol = sql::entity_row(&db, "carol").await?;
+    let dave = sql::entity_row(&db, "dave").await?;
+    let before = sql::rows_of(&db, carol).await?;
     for (table, n) in &before {
         if [
             "memori_sessions",
@@ -138,16 +106,16 @@ backend_test!(deleting_an_entity_cascades_to_every_table, |url: String| async mo
             "memori_embeddings",
             "memori_jobs",
         ]
-        .contains(table)
+        .contains(&table.as_str())
         {
             assert!(*n > 0, "{table} should hold carol's rows before the erase: {before:?}");
         }
     }
     db.execute_unprepared(&format!("DELETE FROM memori_entities WHERE id = {carol}")).await?;
-    for (table, n) in rows_of(db, carol).await? {
+    for (table, n) in sql::rows_of(&db, carol).await? {
         assert_eq!(n, 0, "{table} still holds carol's rows");
     }
-    let dave_rows = rows_of(db, dave).await?;
+    let dave_rows = sql::rows_of(&db, dave).await?;
     for table in ["memori_messages", "memori_memories", "memori_embeddings"] {
         assert!(dave_rows.iter().any(|(t, n)| *t == table && *n == 2), "dave's rows must survive: {dave_rows:?}");
     }
@@ -163,7 +131,7 @@ backend_test!(migrations_run_once_and_reconnects_keep_data, |url: String| async 
     drop(m);
     let again = memori(&url).await?;
     assert_eq!(again.message_count(&memori_rig::EntityId::new("erin")?).await?, 1);
-    let applied = scalar(again.connection(), "SELECT COUNT(*) FROM seaql_migrations".into()).await?;
+    let applied = sql::scalar(&sql::connect(&url).await?, "SELECT COUNT(*) FROM seaql_migrations".into()).await?;
     assert_eq!(applied, 3, "each migration recorded once");
     again.shutdown().await;
     Ok(())

@@ -8,6 +8,8 @@
 //! - with `MEMORI_TEST_REQUIRE_ALL_BACKENDS=1` (set by `cargo xtask test` and CI), a missing
 //!   URL fails the test instead of skipping that backend.
 
+pub mod openai;
+
 use std::future::Future;
 
 use sea_orm::{ConnectionTrait, Database};

@@ -7,10 +7,16 @@
 //!   over an embedded SQLite database (the offline quickstart), then serve the dashboard on it
 //!   with a fresh one-time admin password.
 //! - `cargo xtask test`: setup and dashboard, make sure PostgreSQL and MariaDB are up (starting
-//!   them and creating the test login when they are local), then every test on all three
-//!   databases, the browser tests in headless Chromium included.
+//!   them, creating the test login and dropping databases an interrupted run left, when they
+//!   are local), then every test on all three databases (the crash test's failpoints on), the
+//!   browser tests in headless Chromium, the doc tests, a small load run and the fuzzers.
 //! - `cargo xtask lint`: rustfmt check and clippy with warnings as errors (the browser app is
 //!   checked for wasm32).
+//! - `cargo xtask load`: the small load run alone (20 agent tasks x 5 turns through the hook on
+//!   SQLite and PostgreSQL; fails on any lost, doubled or leaked message).
+//! - `cargo xtask fuzz [SECONDS]`: each cargo-fuzz target of `memori-rig/fuzz` (default 300 s).
+//!
+//! Database start-up lives here only; `.ci/run` installs packages and calls these tasks.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -33,7 +39,9 @@ fn main() -> anyhow::Result<()> {
             let assets = dashboard()?;
             browser()?;
             let (pg, my) = databases()?;
-            let mut cmd = cargo_cmd(&["test", "--workspace", "--all-targets"]);
+            // Failpoints (the crash test's) exist only in this test build, never in a release.
+            let mut cmd =
+                cargo_cmd(&["test", "--workspace", "--all-targets", "--features", "memori-dashboard/failpoints"]);
             cmd.env("MEMORI_TEST_POSTGRES_URL", &pg)
                 .env("MEMORI_TEST_MYSQL_URL", my)
                 .env("MEMORI_TEST_REQUIRE_ALL_BACKENDS", "1")
@@ -118,6 +126,12 @@ fn databases() -> anyhow::Result<(String, String)> {
                 }
                 wait_for(5432, "PostgreSQL")?;
             }
+            drop_leftovers(
+                "psql",
+                &[POSTGRES_URL, "-Atc"],
+                "SELECT datname FROM pg_database WHERE datname LIKE 'memori_t_%'",
+                |db| format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+            );
             POSTGRES_URL.to_owned()
         }
     };
@@ -144,10 +158,21 @@ fn databases() -> anyhow::Result<(String, String)> {
                        GRANT ALL ON *.* TO 'memori'@'127.0.0.1'; GRANT ALL ON *.* TO 'memori'@'localhost'; FLUSH PRIVILEGES;";
             run(Command::new("mariadb").args(["-uroot", "-e", sql]))
                 .context("cannot create the MariaDB test login (needs local root access)")?;
+            let list = r"SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'memori\_t\_%'";
+            drop_leftovers("mariadb", &["-uroot", "-N", "-e"], list, |db| format!("DROP DATABASE IF EXISTS `{db}`"));
             MYSQL_URL.to_owned()
         }
     };
     Ok((pg, my))
+}
+
+/// Drop the test databases an interrupted earlier run left behind (`memori_t_*`): list them
+/// with `client args.. list_sql`, then run `client args.. drop(name)` for each. Best effort.
+fn drop_leftovers(client: &str, args: &[&str], list_sql: &str, drop: impl Fn(&str) -> String) {
+    let Ok(out) = Command::new(client).args(args).arg(list_sql).output() else { return };
+    for db in String::from_utf8_lossy(&out.stdout).lines().map(str::trim).filter(|l| l.starts_with("memori_t_")) {
+        let _ = Command::new(client).args(args).arg(drop(db)).status();
+    }
 }
 
 /// `$MEMORI_HOME`, default `~/.cache/memori-rig`: model files, tools, the built app.

@@ -1,5 +1,6 @@
 //! Calls to the JSON API. Mutations carry the session's CSRF token; errors arrive as the
-//! API's `{code, message}`.
+//! API's `{code, message}`. The bottom of the app: it imports nothing from the modules above
+//! it, and tells the shell that a session ended through [`on_signed_out`].
 
 use std::cell::RefCell;
 
@@ -10,6 +11,12 @@ use serde::de::DeserializeOwned;
 
 thread_local! {
     static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
+    static ON_SIGNED_OUT: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+/// What to do when a call answers 401 (the session ended): the shell shows the sign-in form.
+pub(crate) fn on_signed_out(f: impl Fn() + 'static) {
+    ON_SIGNED_OUT.with(|c| *c.borrow_mut() = Some(Box::new(f)));
 }
 
 /// Remember the CSRF token of the signed-in session.
@@ -65,10 +72,15 @@ async fn finish<T: DeserializeOwned>(res: Response) -> ApiResult<T> {
 }
 
 impl Failure {
-    /// A 401 means the session ended: go to the sign-in page.
+    /// A 401 means the session ended: forget the CSRF token and tell the shell.
     fn check_session(status: u16) {
         if status == 401 {
-            crate::app::signed_out();
+            set_csrf(None);
+            ON_SIGNED_OUT.with(|c| {
+                if let Some(f) = c.borrow().as_ref() {
+                    f();
+                }
+            });
         }
     }
 }

@@ -6,12 +6,12 @@
 // `#[component]` expands to `pub` props structs, which the workspace lint would flag.
 #![allow(unreachable_pub)]
 
+// Layers, bottom up: `api` (the HTTP client) < `components` (shared widgets) < `pages` (one
+// file per page) < `app` (the shell and routes). Nothing imports from a layer above it.
 mod api;
 mod app;
-mod compliance;
-mod graph;
+mod components;
 mod pages;
-mod tune;
 
 fn main() {
     console_error_panic_hook::set_once();

@@ -8,14 +8,14 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use memori_rig::{EntityId, RecallRequest};
+use memori_rig::{EntityId, JobStatus, RecallRequest, Validity};
 use memori_types::admin::{
     AuditEntry, EntityDetail, EntitySummary, ErasureReceipt, GraphView, MemoryDetail, MemoryPatch, Overview, Page,
     RetentionReceipt, TranscriptMessage,
 };
 use memori_types::http::{
-    ApiKeyInfo, CreateApiKey, CreatedApiKey, OperatorInfo, OperatorRole, RecallPreview, RecallPreviewRequest,
-    SaveSettings, SettingsVersion, SettingsView,
+    ApiKeyInfo, CreateApiKey, CreatedApiKey, OperatorInfo, RecallPreview, RecallPreviewRequest, SaveSettings,
+    SettingsVersion, SettingsView,
 };
 use memori_types::model::JobInfo;
 use serde::Deserialize;
@@ -146,7 +146,8 @@ pub(crate) async fn graph(
     Path(id): Path<String>,
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult<GraphView> {
-    Ok(Json(s.memori.graph_view(&entity_id(id)?, q.history).await?))
+    let validity = if q.history { Validity::All } else { Validity::Current };
+    Ok(Json(s.memori.graph_view(&entity_id(id)?, validity).await?))
 }
 
 /// `GET /memories/{id}`.
@@ -183,20 +184,20 @@ pub(crate) async fn recall_preview(
     Json(req): Json<RecallPreviewRequest>,
 ) -> ApiResult<RecallPreview> {
     let entity = entity_id(req.entity)?;
-    let config = match req.config {
-        Some(c) => c,
-        None => (*s.memori.recall_settings().await?).clone(),
-    };
-    let mut recall = RecallRequest::new(&req.query).with_config(config.clone());
+    let mut recall = RecallRequest::new(&req.query);
+    if let Some(config) = req.config {
+        recall = recall.with_config(config);
+    }
     if req.history {
         recall = recall.with_history();
     }
     let started = Instant::now();
-    let results = s.memori.recall_with(&entity, recall).await?;
+    let recollection = s.memori.recall_with(&entity, recall).await?;
     let took_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let block = memori_rig::recall::block::render(&results, config.token_budget, config.neighbours);
+    // The block as the hook would inject it: rendered with the settings the ranking used.
+    let block = recollection.block();
     let block_tokens = block.as_deref().map_or(0, memori_rig::recall::tokens::count);
-    Ok(Json(RecallPreview { results, block, block_tokens, took_ms }))
+    Ok(Json(RecallPreview { results: recollection.memories, block, block_tokens, took_ms }))
 }
 
 /// `GET /settings`.
@@ -222,14 +223,7 @@ pub(crate) async fn save_settings(
 
 /// `GET /settings/history`.
 pub(crate) async fn settings_history(State(s): State<AppState>, _op: Operator) -> ApiResult<Vec<SettingsVersion>> {
-    Ok(Json(
-        s.memori
-            .settings_history(100)
-            .await?
-            .into_iter()
-            .map(|(version, settings, saved_by, saved_at)| SettingsVersion { version, settings, saved_by, saved_at })
-            .collect(),
-    ))
+    Ok(Json(s.memori.settings_history(100).await?))
 }
 
 /// `POST /retention/apply`: apply the saved retention policy now.
@@ -254,7 +248,7 @@ pub(crate) async fn audit(
 
 #[derive(Deserialize)]
 pub(crate) struct JobsQuery {
-    status: Option<String>,
+    status: Option<JobStatus>,
 }
 
 /// `GET /jobs?status=`.
@@ -263,7 +257,7 @@ pub(crate) async fn jobs(
     _op: Operator,
     Query(q): Query<JobsQuery>,
 ) -> ApiResult<Vec<JobInfo>> {
-    Ok(Json(s.memori.jobs(q.status.as_deref(), 200).await?))
+    Ok(Json(s.memori.jobs(q.status, 200).await?))
 }
 
 /// `POST /jobs/{id}/retry`.
@@ -284,12 +278,12 @@ pub(crate) async fn retry_dead(State(s): State<AppState>, Admin(_op): Admin) -> 
     Ok(Json(serde_json::json!({ "revived": s.memori.retry_dead_jobs().await? })))
 }
 
-fn key_info(k: memori_rig::admin::ApiKeyRecord) -> ApiKeyInfo {
+fn key_info(k: memori_rig::accounts::ApiKeyRecord) -> ApiKeyInfo {
     ApiKeyInfo {
         id: k.id,
         name: k.name,
         prefix: k.prefix,
-        role: OperatorRole::parse(&k.role).unwrap_or(OperatorRole::Viewer),
+        role: k.role,
         created_by: k.created_by,
         created_at: k.created_at,
         last_used_at: k.last_used_at,
@@ -299,7 +293,7 @@ fn key_info(k: memori_rig::admin::ApiKeyRecord) -> ApiKeyInfo {
 
 /// `GET /api-keys`.
 pub(crate) async fn api_keys(State(s): State<AppState>, Admin(_op): Admin) -> ApiResult<Vec<ApiKeyInfo>> {
-    Ok(Json(s.memori.api_keys().await?.into_iter().map(key_info).collect()))
+    Ok(Json(s.memori.accounts().api_keys().await?.into_iter().map(key_info).collect()))
 }
 
 /// `POST /api-keys`: the response carries the token, shown this once.
@@ -313,8 +307,9 @@ pub(crate) async fn create_api_key(
         return Err(ApiError::invalid("a key name must be 1 to 64 characters"));
     }
     let (prefix, token, hash) = super::auth::new_api_key();
-    s.memori.create_api_key(name, &prefix, &hash, req.role.as_str(), &op.name).await?;
-    let key = s.memori.api_key(&prefix).await?.ok_or_else(|| ApiError::internal("the new key was not stored"))?;
+    let accounts = s.memori.accounts();
+    accounts.create_api_key(name, &prefix, &hash, req.role, &op.name).await?;
+    let key = accounts.api_key(&prefix).await?.ok_or_else(|| ApiError::internal("the new key was not stored"))?;
     Ok((StatusCode::CREATED, Json(CreatedApiKey { key: key_info(key), token })))
 }
 
@@ -324,7 +319,7 @@ pub(crate) async fn revoke_api_key(
     Admin(op): Admin,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    s.memori.revoke_api_key(id, &op.name).await?;
+    s.memori.accounts().revoke_api_key(id, &op.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -332,14 +327,11 @@ pub(crate) async fn revoke_api_key(
 pub(crate) async fn operators(State(s): State<AppState>, _op: Operator) -> ApiResult<Vec<OperatorInfo>> {
     Ok(Json(
         s.memori
+            .accounts()
             .operators()
             .await?
             .into_iter()
-            .map(|o| OperatorInfo {
-                role: OperatorRole::parse(&o.role).unwrap_or(OperatorRole::Viewer),
-                name: o.name,
-                created_at: o.created_at,
-            })
+            .map(|o| OperatorInfo { role: o.role, name: o.name, created_at: o.created_at })
             .collect(),
     ))
 }

@@ -8,11 +8,16 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::sync::Arc;
+
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::Method;
 use axum::http::request::Parts;
-use memori_types::http::{LoginRequest, Me, OperatorRole};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use memori_types::admin::OperatorRole;
+use memori_types::http::{LoginRequest, Me};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -149,7 +154,7 @@ pub(crate) async fn login(
             "too many failed logins; wait 15 minutes and try again",
         ));
     }
-    let record = state.memori.operator(&req.username).await?;
+    let record = state.memori.accounts().operator(&req.username).await?;
     let hash = record.as_ref().map_or_else(|| dummy_hash().to_owned(), |r| r.password_hash.clone());
     let password = req.password;
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
@@ -160,7 +165,7 @@ pub(crate) async fn login(
         return Err(ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unauthenticated", "wrong name or password"));
     };
     state.throttle.clear(&key);
-    let role = OperatorRole::parse(&record.role).unwrap_or(OperatorRole::Viewer);
+    let role = record.role;
     let signed = SignedIn { name: record.name, role, csrf: hex(&random_bytes::<32>()) };
     // A new session id on every login: a session id planted before login is worth nothing.
     session.cycle_id().await.map_err(|e| session_err(&e))?;
@@ -192,40 +197,59 @@ fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-impl FromRequestParts<AppState> for Operator {
-    type Rejection = ApiError;
+/// What the authentication layer knows: the app's state and the routes anyone may call.
+#[derive(Clone)]
+pub(crate) struct Gate {
+    pub(crate) state: AppState,
+    pub(crate) public: Arc<Vec<(Method, &'static str)>>,
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            let token = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
-            return api_key_operator(state, token.trim()).await;
-        }
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::internal("the session layer is missing"))?;
-        let signed: Option<SignedIn> = session.get(SESSION_KEY).await.map_err(|e| session_err(&e))?;
-        let Some(signed) = signed else {
-            return Err(ApiError::unauthenticated());
-        };
-        if is_mutation(&parts.method) {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            if !ct_eq(sent, &signed.csrf) {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::FORBIDDEN,
-                    "csrf",
-                    "missing or wrong X-CSRF-Token header; reload the page",
-                ));
-            }
-        }
-        // The account may have been removed or demoted since login: the database decides.
-        let record = state.memori.operator(&signed.name).await?;
-        let Some(record) = record else {
-            session.flush().await.map_err(|e| session_err(&e))?;
-            return Err(ApiError::unauthenticated());
-        };
-        let role = OperatorRole::parse(&record.role).unwrap_or(OperatorRole::Viewer);
-        Ok(Operator { name: signed.name, role })
+/// The layer over every `/api/v1` route: a request that the route table does not mark public
+/// must come from a signed-in operator (or an API key); for a browser session, a mutation must
+/// also carry the session's CSRF token. The caller is handed to the handler as an [`Operator`].
+pub(crate) async fn authenticate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    if gate.public.iter().any(|(m, p)| m == req.method() && *p == req.uri().path()) {
+        return next.run(req).await;
     }
+    let (mut parts, body) = req.into_parts();
+    match caller(&mut parts, &gate.state).await {
+        Ok(op) => {
+            parts.extensions.insert(op);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Who is asking: an API key, or a browser session's operator as the database knows them now.
+async fn caller(parts: &mut Parts, state: &AppState) -> Result<Operator, ApiError> {
+    if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+        let token = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+        return api_key_operator(state, token.trim()).await;
+    }
+    let session = Session::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::internal("the session layer is missing"))?;
+    let signed: Option<SignedIn> = session.get(SESSION_KEY).await.map_err(|e| session_err(&e))?;
+    let Some(signed) = signed else {
+        return Err(ApiError::unauthenticated());
+    };
+    if is_mutation(&parts.method) {
+        let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !ct_eq(sent, &signed.csrf) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "csrf",
+                "missing or wrong X-CSRF-Token header; reload the page",
+            ));
+        }
+    }
+    // The account may have been removed or demoted since login: the database decides.
+    let Some(record) = state.memori.accounts().operator(&signed.name).await? else {
+        session.flush().await.map_err(|e| session_err(&e))?;
+        return Err(ApiError::unauthenticated());
+    };
+    Ok(Operator { name: signed.name, role: record.role })
 }
 
 async fn api_key_operator(state: &AppState, token: &str) -> Result<Operator, ApiError> {
@@ -234,33 +258,51 @@ async fn api_key_operator(state: &AppState, token: &str) -> Result<Operator, Api
     let (Some("mk"), Some(prefix), Some(secret)) = (it.next(), it.next(), it.next()) else {
         return Err(bad());
     };
-    let Some(key) = state.memori.api_key(prefix).await? else {
+    let accounts = state.memori.accounts();
+    let Some(key) = accounts.api_key(prefix).await? else {
         return Err(bad());
     };
     let hash = hex(&Sha256::digest(secret.as_bytes()));
     if key.revoked_at.is_some() || !ct_eq(&hash, &key.secret_hash) {
         return Err(bad());
     }
-    if let Err(e) = state.memori.touch_api_key(key.id).await {
+    if let Err(e) = accounts.touch_api_key(key.id).await {
         tracing::warn!(error = %e, "cannot record API key use");
     }
-    Ok(Operator {
-        name: format!("key:{}", key.prefix),
-        role: OperatorRole::parse(&key.role).unwrap_or(OperatorRole::Viewer),
-    })
+    Ok(Operator { name: format!("key:{}", key.prefix), role: key.role })
 }
 
-impl FromRequestParts<AppState> for Admin {
+fn forbidden() -> ApiError {
+    ApiError::new(axum::http::StatusCode::FORBIDDEN, "forbidden", "this needs the admin role; viewers can only read")
+}
+
+/// The layer of every [`super::Access::Admin`] route.
+pub(crate) async fn require_admin(req: Request, next: Next) -> Response {
+    match req.extensions().get::<Operator>() {
+        Some(op) if op.role == OperatorRole::Admin => next.run(req).await,
+        Some(_) => forbidden().into_response(),
+        None => ApiError::internal("an admin route is not behind the authentication layer").into_response(),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Operator {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // Set by `authenticate`; a handler of a route outside it cannot learn who is asking.
+        parts.extensions.get::<Operator>().cloned().ok_or_else(|| {
+            ApiError::internal("this route is not behind the authentication layer (a bug: see server::api_router)")
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let op = Operator::from_request_parts(parts, state).await?;
         if op.role != OperatorRole::Admin {
-            return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "forbidden",
-                "this needs the admin role; viewers can only read",
-            ));
+            return Err(forbidden());
         }
         Ok(Admin(op))
     }

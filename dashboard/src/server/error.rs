@@ -51,6 +51,10 @@ impl From<memori_rig::Error> for ApiError {
                 tracing::warn!(error = %message, "request failed: store unavailable");
                 Self::unavailable("the database is unavailable; nothing was changed, try again")
             }
+            ErrorKind::Internal => {
+                tracing::error!(error = %message, "request failed: internal error");
+                Self::internal("an internal error happened; the server log has the details")
+            }
             _ => {
                 tracing::error!(error = %message, "request failed");
                 Self::internal(message)

@@ -46,7 +46,12 @@ impl SessionStore for MemoriSessionStore {
         for _ in 0..4 {
             let (data, expires) = encode(record)?;
             let operator = operator_of(record);
-            match self.memori.create_web_session(&record.id.to_string(), &data, expires, operator.as_deref()).await {
+            match self
+                .memori
+                .accounts()
+                .create_web_session(&record.id.to_string(), &data, expires, operator.as_deref())
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::Conflict => record.id = Id::default(),
                 Err(e) => return Err(backend(&e)),
@@ -59,19 +64,20 @@ impl SessionStore for MemoriSessionStore {
         let (data, expires) = encode(record)?;
         let operator = operator_of(record);
         self.memori
+            .accounts()
             .save_web_session(&record.id.to_string(), &data, expires, operator.as_deref())
             .await
             .map_err(|e| backend(&e))
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        match self.memori.web_session(&id.to_string()).await.map_err(|e| backend(&e))? {
+        match self.memori.accounts().web_session(&id.to_string()).await.map_err(|e| backend(&e))? {
             Some(data) => serde_json::from_str(&data).map(Some).map_err(|e| Error::Decode(e.to_string())),
             None => Ok(None),
         }
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        self.memori.delete_web_session(&id.to_string()).await.map_err(|e| backend(&e))
+        self.memori.accounts().delete_web_session(&id.to_string()).await.map_err(|e| backend(&e))
     }
 }

@@ -119,8 +119,10 @@ impl FastEmbedder {
     }
 
     fn run(&self, texts: Vec<&str>) -> Result<Vec<Vec<f32>>> {
-        let mut model =
-            self.model.lock().map_err(|_| Error::new(ErrorKind::Embedding, "embedding model poisoned by a panic"))?;
+        let mut model = self
+            .model
+            .lock()
+            .map_err(|_| Error::new(ErrorKind::Internal, "the embedding model lock is poisoned by a panic"))?;
         model.embed(texts, Some(CHUNK)).map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding failed: {e}")))
     }
 }
@@ -142,13 +144,13 @@ impl Embedder for FastEmbedder {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.embed_blocking(&texts))
             .await
-            .map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding task failed: {e}")))?
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("the embedding task panicked: {e}")))?
     }
 
     async fn embed_query(&self, query: String) -> Result<Vec<f32>> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.embed_query_blocking(&query))
             .await
-            .map_err(|e| Error::new(ErrorKind::Embedding, format!("embedding task failed: {e}")))?
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("the embedding task panicked: {e}")))?
     }
 }

@@ -21,27 +21,27 @@ use crate::model::{Memory, MemoryKind, Neighbour};
 
 /// Which memories a search may return.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Filter<'a> {
+pub(crate) struct Filter<'a> {
     /// As of this time: later memories are ignored, and memories invalidated after it count as
     /// current.
-    pub as_of: Option<DateTime<Utc>>,
+    pub(crate) as_of: Option<DateTime<Utc>>,
     /// Include invalidated memories.
-    pub history: bool,
+    pub(crate) history: bool,
     /// Only these kinds.
-    pub kinds: Option<&'a [MemoryKind]>,
+    pub(crate) kinds: Option<&'a [MemoryKind]>,
     /// Only memories from this session (external id).
-    pub session: Option<&'a str>,
+    pub(crate) session: Option<&'a str>,
     /// Only memories from this process (external id).
-    pub process: Option<&'a str>,
+    pub(crate) process: Option<&'a str>,
     /// Only memories said at or after this time.
-    pub since: Option<DateTime<Utc>>,
+    pub(crate) since: Option<DateTime<Utc>>,
     /// Only memories said before this time.
-    pub until: Option<DateTime<Utc>>,
+    pub(crate) until: Option<DateTime<Utc>>,
 }
 
 impl Filter<'_> {
     /// Whether `m` may be returned.
-    pub fn keeps(&self, m: &Memory) -> bool {
+    pub(crate) fn keeps(&self, m: &Memory) -> bool {
         if self.as_of.is_some_and(|t| m.valid_from > t)
             || self.since.is_some_and(|t| m.valid_from < t)
             || self.until.is_some_and(|t| m.valid_from >= t)
@@ -59,22 +59,22 @@ impl Filter<'_> {
 
 /// A query, prepared once.
 #[derive(Clone, Copy, Debug)]
-pub struct Query<'a> {
+pub(crate) struct Query<'a> {
     /// The raw text (the graph looks for node names in it).
-    pub text: &'a str,
+    pub(crate) text: &'a str,
     /// Its search terms.
-    pub terms: &'a [String],
+    pub(crate) terms: &'a [String],
     /// Its embedding, if there is one.
-    pub vector: Option<&'a [f32]>,
+    pub(crate) vector: Option<&'a [f32]>,
     /// Recall as of this time.
-    pub now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
     /// A time range it names.
-    pub time: Option<&'a TimeRange>,
+    pub(crate) time: Option<&'a TimeRange>,
 }
 
 /// One entity's recall data.
 #[derive(Clone, Debug, Default)]
-pub struct EntityIndex {
+pub(crate) struct EntityIndex {
     memories: Vec<Memory>,
     sources: Vec<Vec<i64>>,
     lexical: Bm25Index,
@@ -90,7 +90,7 @@ pub struct EntityIndex {
 impl EntityIndex {
     /// Build from memories and their embeddings (same order; `None` where a memory has no
     /// embedding of the query model, or one of another dimension than the first).
-    pub fn new(memories: Vec<Memory>, vectors: Vec<Option<Vec<f32>>>, graph: KnowledgeGraph) -> Self {
+    pub(crate) fn new(memories: Vec<Memory>, vectors: Vec<Option<Vec<f32>>>, graph: KnowledgeGraph) -> Self {
         let n = memories.len();
         let terms: Vec<Vec<String>> = memories.iter().map(|m| lexical::terms(&m.text)).collect();
         let lexical = Bm25Index::new(terms.iter().map(Vec::as_slice));
@@ -113,38 +113,18 @@ impl EntityIndex {
         Self { memories, sources, lexical, dim, vectors: flat, has_vector, neighbours, graph, by_memory_id, bytes }
     }
 
-    /// Memories indexed.
-    pub fn len(&self) -> usize {
-        self.memories.len()
-    }
-
-    /// Whether nothing is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.memories.is_empty()
-    }
-
     /// Memory `i`.
-    pub fn memory(&self, i: usize) -> &Memory {
+    pub(crate) fn memory(&self, i: usize) -> &Memory {
         &self.memories[i]
     }
 
-    /// All memories, in id order.
-    pub fn memories(&self) -> &[Memory] {
-        &self.memories
-    }
-
-    /// The entity's knowledge graph (current and invalidated edges).
-    pub fn graph(&self) -> &KnowledgeGraph {
-        &self.graph
-    }
-
     /// Rough heap size, for the cache's budget.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// The best `limit` memories for a query, best first, each with its explanation.
-    pub fn search(&self, q: &Query<'_>, filter: &Filter<'_>, cfg: &RecallConfig, limit: usize) -> Vec<Scored> {
+    pub(crate) fn search(&self, q: &Query<'_>, filter: &Filter<'_>, cfg: &RecallConfig, limit: usize) -> Vec<Scored> {
         if limit == 0 || self.memories.is_empty() {
             return Vec::new();
         }
@@ -206,7 +186,7 @@ impl EntityIndex {
     /// Graph proximity of memories to a query: memories on edges touching a node the query
     /// names (weight 1) or a node of a seed memory's edges (weight 0.5), damped by how many
     /// edges the node has, so that a hub (the user themself) does not pull in everything.
-    pub fn graph_evidence(&self, text: &str, seed_memories: &[i64]) -> HashMap<i64, f64> {
+    pub(crate) fn graph_evidence(&self, text: &str, seed_memories: &[i64]) -> HashMap<i64, f64> {
         let mut nodes: HashMap<i64, f64> = self.graph.mentioned_in(text).into_iter().map(|n| (n.id, 1.0)).collect();
         let seeds: HashSet<i64> = seed_memories.iter().copied().collect();
         for e in self.graph.edges().filter(|e| e.memory_id.is_some_and(|m| seeds.contains(&m))) {
@@ -229,12 +209,12 @@ impl EntityIndex {
     }
 
     /// The position of a memory id.
-    pub fn position(&self, memory_id: i64) -> Option<usize> {
+    pub(crate) fn position(&self, memory_id: i64) -> Option<usize> {
         self.by_memory_id.get(&memory_id).map(|&i| i as usize)
     }
 
     /// What adjusts memory `i`'s score.
-    pub fn factors(&self, i: usize) -> Factors {
+    pub(crate) fn factors(&self, i: usize) -> Factors {
         let m = &self.memories[i];
         Factors {
             importance: m.importance,
@@ -247,7 +227,7 @@ impl EntityIndex {
 
     /// The messages said just before and after episode `i` in its session (that `filter`
     /// keeps); empty for other kinds.
-    pub fn neighbours(&self, i: usize, filter: &Filter<'_>) -> Vec<Neighbour> {
+    pub(crate) fn neighbours(&self, i: usize, filter: &Filter<'_>) -> Vec<Neighbour> {
         let (before, after) = self.neighbours[i];
         [(before, true), (after, false)]
             .into_iter()

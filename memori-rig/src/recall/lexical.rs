@@ -10,9 +10,9 @@ use std::sync::LazyLock;
 use rust_stemmers::{Algorithm, Stemmer};
 
 /// BM25 term-frequency saturation.
-pub const K1: f64 = 1.2;
+pub(crate) const K1: f64 = 1.2;
 /// BM25 length normalisation.
-pub const B: f64 = 0.75;
+pub(crate) const B: f64 = 0.75;
 
 /// Common English words that carry no meaning for search.
 const STOPWORDS: &[&str] = &[
@@ -29,7 +29,7 @@ static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::
 
 /// Search terms of a text: words without stopwords, reduced to their Snowball stem
 /// ("hiking" and "hikes" both become "hike").
-pub fn terms(text: &str) -> Vec<String> {
+pub(crate) fn terms(text: &str) -> Vec<String> {
     crate::text::words(text)
         .filter(|w| !STOPWORDS.contains(&w.as_str()))
         .map(|w| if w.is_ascii() { STEMMER.stem(&w).into_owned() } else { w })
@@ -52,7 +52,8 @@ fn term_score(idf: f64, tf: f64, len: f64, avg_len: f64) -> f64 {
 }
 
 /// BM25 score of every document for the query terms (0 for documents sharing no term).
-pub fn bm25(query: &[String], docs: &[Vec<String>]) -> Vec<f64> {
+#[cfg(test)]
+pub(crate) fn bm25(query: &[String], docs: &[Vec<String>]) -> Vec<f64> {
     if docs.is_empty() || query.is_empty() {
         return vec![0.0; docs.len()];
     }
@@ -76,7 +77,7 @@ pub fn bm25(query: &[String], docs: &[Vec<String>]) -> Vec<f64> {
 
 /// Postings for BM25: term → (document, term frequency).
 #[derive(Clone, Debug, Default)]
-pub struct Bm25Index {
+pub(crate) struct Bm25Index {
     postings: HashMap<String, Vec<(u32, u32)>>,
     lengths: Vec<u32>,
     total_len: u64,
@@ -84,7 +85,7 @@ pub struct Bm25Index {
 
 impl Bm25Index {
     /// Index documents given as term lists; document `i` is `docs[i]`.
-    pub fn new<'a>(docs: impl IntoIterator<Item = &'a [String]>) -> Self {
+    pub(crate) fn new<'a>(docs: impl IntoIterator<Item = &'a [String]>) -> Self {
         let mut index = Self::default();
         for doc in docs {
             let id = index.lengths.len() as u32;
@@ -101,19 +102,9 @@ impl Bm25Index {
         index
     }
 
-    /// Documents indexed.
-    pub fn len(&self) -> usize {
-        self.lengths.len()
-    }
-
-    /// Whether nothing is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.lengths.is_empty()
-    }
-
     /// `(document, score)` for every document that shares a term with the query and passes
     /// `keep`, in document order. Corpus statistics (IDF, average length) cover all documents.
-    pub fn search(&self, query: &[String], keep: impl Fn(usize) -> bool) -> Vec<(usize, f64)> {
+    pub(crate) fn search(&self, query: &[String], keep: impl Fn(usize) -> bool) -> Vec<(usize, f64)> {
         if self.lengths.is_empty() {
             return Vec::new();
         }

@@ -14,77 +14,79 @@ use super::time::TimeRange;
 use crate::config::{Fusion, RecallConfig};
 use crate::model::Explanation;
 
-/// One candidate as ranking sees it.
+/// One candidate as the reference ranking sees it.
+#[cfg(test)]
 #[derive(Clone, Debug)]
-pub struct RankDoc<'a> {
+pub(crate) struct RankDoc<'a> {
     /// Its search terms (see [`super::lexical::terms`]).
-    pub terms: &'a [String],
+    pub(crate) terms: &'a [String],
     /// Its L2-normalised embedding, when it has one from the query's model.
-    pub vector: Option<&'a [f32]>,
+    pub(crate) vector: Option<&'a [f32]>,
     /// Factors that adjust the fused score.
-    pub factors: Factors,
+    pub(crate) factors: Factors,
     /// Graph evidence (see [`super::index::graph_evidence`]), if the graph points at it.
-    pub graph: Option<f64>,
+    pub(crate) graph: Option<f64>,
     /// The messages it came from (results that only repeat better ones are skipped).
-    pub sources: &'a [i64],
+    pub(crate) sources: &'a [i64],
 }
 
 /// What adjusts a candidate's fused score.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Factors {
+pub(crate) struct Factors {
     /// 0 to 1.
-    pub importance: f64,
+    pub(crate) importance: f64,
     /// How often it was said.
-    pub mention_count: i32,
+    pub(crate) mention_count: i32,
     /// When it was last said (decay is measured from here).
-    pub last_seen_at: DateTime<Utc>,
+    pub(crate) last_seen_at: DateTime<Utc>,
     /// When it was said, and the time it talks about if known (for time in the query).
-    pub said_at: DateTime<Utc>,
+    pub(crate) said_at: DateTime<Utc>,
     /// The time it talks about ("on 7 May"), if known.
-    pub referred_at: Option<DateTime<Utc>>,
+    pub(crate) referred_at: Option<DateTime<Utc>>,
 }
 
 /// One source's evidence for a candidate: raw score and 1-based rank among that source's
 /// candidates.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     /// Cosine similarity and rank.
-    pub vector: Option<(f64, usize)>,
+    pub(crate) vector: Option<(f64, usize)>,
     /// BM25 and rank.
-    pub lexical: Option<(f64, usize)>,
+    pub(crate) lexical: Option<(f64, usize)>,
     /// Graph proximity and rank.
-    pub graph: Option<(f64, usize)>,
+    pub(crate) graph: Option<(f64, usize)>,
 }
 
 /// What a query brings to ranking besides its terms and vector.
 #[derive(Clone, Copy, Debug)]
-pub struct QueryContext<'a> {
+pub(crate) struct QueryContext<'a> {
     /// Recall as of this time (decay is measured from here).
-    pub now: DateTime<Utc>,
+    pub(crate) now: DateTime<Utc>,
     /// A time range the query names ("last week"), if any.
-    pub time: Option<&'a TimeRange>,
+    pub(crate) time: Option<&'a TimeRange>,
     /// The best BM25 score of the query over the candidates (weighted fusion normalises by it).
-    pub max_lexical: f64,
+    pub(crate) max_lexical: f64,
 }
 
 /// A ranked candidate.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Scored {
+pub(crate) struct Scored {
     /// Index into the candidate slice.
-    pub index: usize,
+    pub(crate) index: usize,
     /// Final score.
-    pub score: f64,
+    pub(crate) score: f64,
     /// How it was computed.
-    pub explanation: Explanation,
+    pub(crate) explanation: Explanation,
 }
 
 /// Dot product of two equally long vectors (cosine similarity for unit vectors).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+#[cfg(test)]
 /// Ranks of `scores` (1 = best) for entries that are `Some`, ties broken by index.
-pub fn ranks(scores: &[Option<f64>]) -> Vec<Option<usize>> {
+pub(crate) fn ranks(scores: &[Option<f64>]) -> Vec<Option<usize>> {
     let mut order: Vec<usize> = (0..scores.len()).filter(|&i| scores[i].is_some()).collect();
     order.sort_by(|&a, &b| scores[b].unwrap_or(0.0).total_cmp(&scores[a].unwrap_or(0.0)).then(a.cmp(&b)));
     let mut out = vec![None; scores.len()];
@@ -96,7 +98,7 @@ pub fn ranks(scores: &[Option<f64>]) -> Vec<Option<usize>> {
 
 /// Recency multiplier: `0.5^(age / half_life)`, 1 when decay is off or the memory is newer
 /// than `now`.
-pub fn decay(last_seen_at: DateTime<Utc>, now: DateTime<Utc>, half_life_days: Option<f64>) -> f64 {
+pub(crate) fn decay(last_seen_at: DateTime<Utc>, now: DateTime<Utc>, half_life_days: Option<f64>) -> f64 {
     match half_life_days {
         Some(h) if h > 0.0 => {
             let age_days = (now - last_seen_at).num_milliseconds().max(0) as f64 / 86_400_000.0;
@@ -115,7 +117,7 @@ fn part(cfg: &RecallConfig, weight: f64, normalised: f64, rank: usize) -> f64 {
 
 /// The final score of one candidate and its explanation tree:
 /// `fused × recency decay × importance boost × frequency boost × time match`.
-pub fn score(e: &Evidence, f: &Factors, q: &QueryContext<'_>, cfg: &RecallConfig) -> (f64, Explanation) {
+pub(crate) fn score(e: &Evidence, f: &Factors, q: &QueryContext<'_>, cfg: &RecallConfig) -> (f64, Explanation) {
     let mut fused = Explanation::new("fused", 0.0);
     let mut total = 0.0;
     let sources = [
@@ -154,7 +156,7 @@ pub fn score(e: &Evidence, f: &Factors, q: &QueryContext<'_>, cfg: &RecallConfig
 
 /// Sort scored candidates best first and keep `limit` of them, skipping a candidate whose
 /// source messages are all covered by better ones (it would only repeat them).
-pub fn select<'s>(
+pub(crate) fn select<'s>(
     mut scored: Vec<Scored>,
     sources: impl Fn(usize) -> &'s [i64],
     limit: usize,
@@ -177,10 +179,11 @@ pub fn select<'s>(
     out
 }
 
+#[cfg(test)]
 /// Rank every candidate for a query; returns the best `limit`, best first. The reference
 /// implementation: it scores all of `docs`, then, like the index, fuses only each source's top
 /// [`RecallConfig::depth`].
-pub fn rank(
+pub(crate) fn rank(
     query_terms: &[String],
     query_vector: Option<&[f32]>,
     docs: &[RankDoc<'_>],

@@ -9,18 +9,18 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 
 /// A half-open time range `[start, end)` named by a phrase of the query.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TimeRange {
+pub(crate) struct TimeRange {
     /// Inclusive start.
-    pub start: DateTime<Utc>,
+    pub(crate) start: DateTime<Utc>,
     /// Exclusive end.
-    pub end: DateTime<Utc>,
+    pub(crate) end: DateTime<Utc>,
     /// The words it came from, as written in the query (lower-cased).
-    pub phrase: String,
+    pub(crate) phrase: String,
 }
 
 impl TimeRange {
     /// Whether `t` falls inside.
-    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+    pub(crate) fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start <= t && t < self.end
     }
 }
@@ -74,7 +74,7 @@ fn number(word: &str) -> Option<i64> {
 
 /// The first relative time expression of `query`, measured from `now`. `None` also when `now`
 /// lies outside the years 1 to 9999 (an `as_of` at the edge of the calendar has no "last week").
-pub fn parse(query: &str, now: DateTime<Utc>) -> Option<TimeRange> {
+pub(crate) fn parse(query: &str, now: DateTime<Utc>) -> Option<TimeRange> {
     if !(1..=9999).contains(&now.year()) {
         return None;
     }

@@ -40,7 +40,8 @@ impl MemoryIndex {
             .memori
             .recall_with(&self.entity, RecallRequest::new(req.query()).limit(limit))
             .await
-            .map_err(VectorStoreError::datastore)?;
+            .map_err(VectorStoreError::datastore)?
+            .memories;
         Ok(match req.threshold() {
             Some(t) => hits.into_iter().filter(|h| h.score >= t).collect(),
             None => hits,

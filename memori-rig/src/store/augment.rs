@@ -5,14 +5,17 @@
 //! inserted unless present, mention counts are recounted from the sources, and invalidations
 //! set the same values again.
 
-use sea_orm::sea_query::OnConflict;
+use std::collections::HashMap;
+
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
 
-use super::entity::{embeddings, kg_edges, kg_nodes, memories, memory_sources, sessions};
-use super::{NewMemory, db_err};
+use super::entity::{kg_edges, kg_nodes, memories, memory_sources, sessions};
+use super::graph::node_names;
+use super::memories::{EmbeddingRow, MEMORY_KEY, insert_embedding, link_source};
+use super::{Db, EntityRow, EntityWrite, NewMemory, SessionRow, db_err};
 use crate::augment::Triple;
 use crate::augment::merge::{self, Statement, TripleKey};
 use crate::error::{Error, Result};
@@ -42,11 +45,11 @@ pub(crate) struct Applied {
 }
 
 /// The entity's live extracted memories (not episodes) as merge decisions see them.
-pub(crate) async fn live_statements(db: &DatabaseConnection, entity_row: i64, model: &str) -> Result<Vec<Statement>> {
+pub(crate) async fn live_statements(db: &Db, entity: EntityRow, model: &str) -> Result<Vec<Statement>> {
     let rows: Vec<(i64, String, String, String)> = memories::Entity::find()
         .select_only()
         .columns([memories::Column::Id, memories::Column::DedupKey, memories::Column::Kind, memories::Column::Text])
-        .filter(memories::Column::EntityId.eq(entity_row))
+        .filter(memories::Column::EntityId.eq(entity.0))
         .filter(memories::Column::InvalidatedAt.is_null())
         .filter(memories::Column::Kind.ne(MemoryKind::Episode.as_str()))
         .into_tuple()
@@ -54,26 +57,14 @@ pub(crate) async fn live_statements(db: &DatabaseConnection, entity_row: i64, mo
         .await
         .map_err(db_err("cannot read memories"))?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let mut vectors = std::collections::HashMap::new();
-    let mut triples = std::collections::HashMap::new();
-    for chunk in ids.chunks(500) {
-        let v: Vec<(i64, Vec<u8>)> = embeddings::Entity::find()
-            .select_only()
-            .columns([embeddings::Column::MemoryId, embeddings::Column::Vector])
-            .filter(embeddings::Column::MemoryId.is_in(chunk.iter().copied()))
-            .filter(embeddings::Column::Model.eq(model))
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(db_err("cannot read embeddings"))?;
-        vectors.extend(v.into_iter().map(|(id, bytes)| (id, super::decode_vector(&bytes))));
-    }
-    let nodes = node_names(db, entity_row, None).await?;
+    let mut vectors = super::memories::vectors_of(db, &ids, model).await?;
+    let mut triples = HashMap::new();
+    let nodes = node_names(db, entity, None).await?;
     let edges: Vec<(Option<i64>, i64, String, i64)> = kg_edges::Entity::find()
         .select_only()
         .columns([kg_edges::Column::MemoryId, kg_edges::Column::SourceId])
         .columns([kg_edges::Column::Predicate, kg_edges::Column::TargetId])
-        .filter(kg_edges::Column::EntityId.eq(entity_row))
+        .filter(kg_edges::Column::EntityId.eq(entity.0))
         .filter(kg_edges::Column::InvalidatedAt.is_null())
         .into_tuple()
         .all(db)
@@ -96,60 +87,45 @@ pub(crate) async fn live_statements(db: &DatabaseConnection, entity_row: i64, mo
         .collect())
 }
 
-/// Normalised names of an entity's graph nodes by id: all of them, or only those in `only`.
-async fn node_names<C: ConnectionTrait>(
-    db: &C,
-    entity_row: i64,
-    only: Option<&[i64]>,
-) -> Result<std::collections::HashMap<i64, String>> {
-    let mut q = kg_nodes::Entity::find()
-        .select_only()
-        .columns([kg_nodes::Column::Id, kg_nodes::Column::Normalized])
-        .filter(kg_nodes::Column::EntityId.eq(entity_row));
-    if let Some(ids) = only {
-        q = q.filter(kg_nodes::Column::Id.is_in(ids.iter().copied()));
-    }
-    Ok(q.into_tuple::<(i64, String)>().all(db).await.map_err(db_err("cannot read graph nodes"))?.into_iter().collect())
-}
-
 /// Write one capture's extraction, and its sessions' summaries, in one transaction.
 pub(crate) async fn apply(
-    db: &DatabaseConnection,
+    db: &Db,
     model: &str,
     items: &[Planned],
-    summaries: &[(i64, String)],
+    summaries: &[(SessionRow, String)],
     now: i64,
 ) -> Result<Applied> {
-    let txn = super::begin_write(db, "cannot begin extraction write").await?;
-    super::bump_revision(&txn, items.iter().map(|i| i.memory.entity_id)).await?;
+    let w = EntityWrite::begin(db, items.iter().map(|i| i.memory.entity), "cannot begin extraction write").await?;
     let mut applied = Applied::default();
     for item in items {
-        let (row, inserted) = resolve_memory(&txn, &item.memory, now).await?;
-        let new_sources = add_sources(&txn, row.id, &item.memory).await?;
+        let (row, inserted) = resolve_memory(&w, &item.memory, now).await?;
+        let new_sources = add_sources(&w, row.id, &item.memory).await?;
         if inserted {
             applied.inserted += 1;
         } else if new_sources > 0 {
             applied.reinforced += 1;
         }
         if !inserted {
-            reinforce(&txn, &row, &item.memory).await?;
+            reinforce(&w, &row, &item.memory).await?;
         }
-        if let Some(v) = &item.vector {
-            super::insert_embedding(&txn, row.id, row.entity_id, model, v, now).await?;
+        if let Some(vector) = &item.vector {
+            let embedding =
+                EmbeddingRow { memory_id: row.id, entity: EntityRow(row.entity_id), vector: vector.clone() };
+            insert_embedding(&w, &embedding, model, now).await?;
         }
         if let Some(triple) = &item.triple {
-            applied.invalidated += add_triple(&txn, &row, triple, now).await?;
+            applied.invalidated += add_triple(&w, &row, triple, now).await?;
         }
     }
     for (session, text) in summaries {
         sessions::Entity::update_many()
             .col_expr(sessions::Column::Summary, sea_orm::sea_query::Expr::value(text.as_str()))
-            .filter(sessions::Column::Id.eq(*session))
-            .exec(&txn)
+            .filter(sessions::Column::Id.eq(session.0))
+            .exec(w.txn())
             .await
             .map_err(db_err("cannot store session summary"))?;
     }
-    txn.commit().await.map_err(db_err("cannot commit extraction"))?;
+    w.commit("cannot commit extraction").await?;
     Ok(applied)
 }
 
@@ -157,11 +133,12 @@ pub(crate) async fn apply(
 /// reused only by a replay of a message that already backs it; a statement made again after
 /// its invalidation ("back in Paris") gets a new row under `key#2`, `key#3`... so history
 /// keeps both periods.
-async fn resolve_memory<C: ConnectionTrait>(db: &C, m: &NewMemory, now: i64) -> Result<(memories::Model, bool)> {
+async fn resolve_memory(w: &EntityWrite, m: &NewMemory, now: i64) -> Result<(memories::Model, bool)> {
+    let db = w.txn();
     for epoch in 1..=64 {
         let key = if epoch == 1 { m.dedup_key.clone() } else { format!("{}#{epoch}", m.dedup_key) };
         let existing = memories::Entity::find()
-            .filter(memories::Column::EntityId.eq(m.entity_id))
+            .filter(memories::Column::EntityId.eq(m.entity.0))
             .filter(memories::Column::DedupKey.eq(&key))
             .one(db)
             .await
@@ -182,14 +159,11 @@ async fn resolve_memory<C: ConnectionTrait>(db: &C, m: &NewMemory, now: i64) -> 
             None => {
                 // Another worker may insert the same key at the same moment: insert unless
                 // present, then read back. A row without sources yet is one just created.
-                super::insert_memory_unless_present(m, &key, 0, now)
-                    .exec_without_returning(db)
-                    .await
-                    .map_err(db_err("cannot store memory"))?;
+                super::insert_unless_present(db, m.row(&key, 0, now), &MEMORY_KEY, "cannot store memory").await?;
                 // A locking read sees a row another transaction committed after this one's
                 // snapshot (MySQL's REPEATABLE READ); SQLite has one writer and ignores it.
                 let row = memories::Entity::find()
-                    .filter(memories::Column::EntityId.eq(m.entity_id))
+                    .filter(memories::Column::EntityId.eq(m.entity.0))
                     .filter(memories::Column::DedupKey.eq(&key))
                     .lock_exclusive()
                     .one(db)
@@ -205,31 +179,20 @@ async fn resolve_memory<C: ConnectionTrait>(db: &C, m: &NewMemory, now: i64) -> 
 }
 
 /// Link the memory to its source messages; returns how many links are new.
-async fn add_sources<C: ConnectionTrait>(db: &C, memory_id: i64, m: &NewMemory) -> Result<u64> {
+async fn add_sources(w: &EntityWrite, memory_id: i64, m: &NewMemory) -> Result<u64> {
+    // Read first: the write lock on the entity orders this against any other writer of its links.
     let have: Vec<i64> = memory_sources::Entity::find()
         .select_only()
         .column(memory_sources::Column::MessageId)
         .filter(memory_sources::Column::MemoryId.eq(memory_id))
         .filter(memory_sources::Column::MessageId.is_in(m.source_message_ids.iter().copied()))
         .into_tuple()
-        .all(db)
+        .all(w.txn())
         .await
         .map_err(db_err("cannot read memory sources"))?;
     let mut added = 0;
     for &message_id in m.source_message_ids.iter().filter(|id| !have.contains(id)) {
-        memory_sources::Entity::insert(memory_sources::ActiveModel {
-            memory_id: Set(memory_id),
-            message_id: Set(message_id),
-            entity_id: Set(m.entity_id),
-        })
-        .on_conflict(
-            OnConflict::columns([memory_sources::Column::MemoryId, memory_sources::Column::MessageId])
-                .do_nothing_on([memory_sources::Column::MemoryId])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await
-        .map_err(db_err("cannot store memory source"))?;
+        link_source(w, memory_id, message_id, m.entity).await?;
         added += 1;
     }
     if added > 0 {
@@ -244,7 +207,7 @@ async fn add_sources<C: ConnectionTrait>(db: &C, memory_id: i64, m: &NewMemory) 
                 ),
             )
             .filter(memories::Column::Id.eq(memory_id))
-            .exec(db)
+            .exec(w.txn())
             .await
             .map_err(db_err("cannot update mention count"))?;
     }
@@ -252,7 +215,7 @@ async fn add_sources<C: ConnectionTrait>(db: &C, memory_id: i64, m: &NewMemory) 
 }
 
 /// A stored memory said again: later last-seen time, higher importance if the new one is.
-async fn reinforce<C: ConnectionTrait>(db: &C, row: &memories::Model, m: &NewMemory) -> Result<()> {
+async fn reinforce(w: &EntityWrite, row: &memories::Model, m: &NewMemory) -> Result<()> {
     if m.valid_from <= row.last_seen_at && m.importance <= row.importance {
         return Ok(());
     }
@@ -260,7 +223,7 @@ async fn reinforce<C: ConnectionTrait>(db: &C, row: &memories::Model, m: &NewMem
         .col_expr(memories::Column::LastSeenAt, sea_orm::sea_query::Expr::value(row.last_seen_at.max(m.valid_from)))
         .col_expr(memories::Column::Importance, sea_orm::sea_query::Expr::value(row.importance.max(m.importance)))
         .filter(memories::Column::Id.eq(row.id))
-        .exec(db)
+        .exec(w.txn())
         .await
         .map_err(db_err("cannot update memory"))?;
     Ok(())
@@ -276,35 +239,29 @@ fn clip(s: &str) -> &str {
 }
 
 /// The node for `(name, type)` of the entity, created if missing.
-async fn node<C: ConnectionTrait>(db: &C, entity_row: i64, name: &str, node_type: &str, now: i64) -> Result<i64> {
+async fn node(w: &EntityWrite, entity: EntityRow, name: &str, node_type: &str, now: i64) -> Result<i64> {
     let name = clip(name);
     let normalized = clip(&merge::normalize_name(name)).to_owned();
     let node_type = clip(node_type).chars().take(64).collect::<String>().to_lowercase();
-    kg_nodes::Entity::insert(kg_nodes::ActiveModel {
+    let row = kg_nodes::ActiveModel {
         id: NotSet,
-        entity_id: Set(entity_row),
+        entity_id: Set(entity.0),
         name: Set(name.to_owned()),
         normalized: Set(normalized.clone()),
         node_type: Set(node_type.clone()),
         created_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([kg_nodes::Column::EntityId, kg_nodes::Column::Normalized, kg_nodes::Column::NodeType])
-            .do_nothing_on([kg_nodes::Column::EntityId])
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(db_err("cannot store graph node"))?;
+    };
+    let key = [kg_nodes::Column::EntityId, kg_nodes::Column::Normalized, kg_nodes::Column::NodeType];
+    super::insert_unless_present(w.txn(), row, &key, "cannot store graph node").await?;
     kg_nodes::Entity::find()
         .select_only()
         .column(kg_nodes::Column::Id)
-        .filter(kg_nodes::Column::EntityId.eq(entity_row))
+        .filter(kg_nodes::Column::EntityId.eq(entity.0))
         .filter(kg_nodes::Column::Normalized.eq(normalized))
         .filter(kg_nodes::Column::NodeType.eq(node_type))
         .lock_exclusive()
         .into_tuple()
-        .one(db)
+        .one(w.txn())
         .await
         .map_err(db_err("cannot read graph node"))?
         .ok_or_else(|| Error::new(crate::ErrorKind::Database, "graph node vanished after insert"))
@@ -313,12 +270,13 @@ async fn node<C: ConnectionTrait>(db: &C, entity_row: i64, name: &str, node_type
 /// Store the memory's triple as an edge and settle contradictions with the subject's other
 /// live edges: the older statement of each contradicting pair is invalidated as of the newer
 /// one's time. Returns how many memories were invalidated.
-async fn add_triple<C: ConnectionTrait>(db: &C, row: &memories::Model, t: &Triple, now: i64) -> Result<usize> {
-    let subject = node(db, row.entity_id, &t.subject, &t.subject_type, now).await?;
-    let object = node(db, row.entity_id, &t.object, &t.object_type, now).await?;
+async fn add_triple(w: &EntityWrite, row: &memories::Model, t: &Triple, now: i64) -> Result<usize> {
+    let entity = EntityRow(row.entity_id);
+    let subject = node(w, entity, &t.subject, &t.subject_type, now).await?;
+    let object = node(w, entity, &t.object, &t.object_type, now).await?;
     let predicate: String = clip(&t.predicate.trim().to_lowercase()).to_owned();
     let key = format!("m{}:{subject}:{object}", row.id);
-    kg_edges::Entity::insert(kg_edges::ActiveModel {
+    let edge = kg_edges::ActiveModel {
         id: NotSet,
         entity_id: Set(row.entity_id),
         source_id: Set(subject),
@@ -329,15 +287,9 @@ async fn add_triple<C: ConnectionTrait>(db: &C, row: &memories::Model, t: &Tripl
         invalidated_at: Set(row.invalidated_at),
         created_at: Set(now),
         dedup_key: Set(key),
-    })
-    .on_conflict(
-        OnConflict::columns([kg_edges::Column::EntityId, kg_edges::Column::DedupKey])
-            .do_nothing_on([kg_edges::Column::EntityId])
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .map_err(db_err("cannot store graph edge"))?;
+    };
+    let key = [kg_edges::Column::EntityId, kg_edges::Column::DedupKey];
+    super::insert_unless_present(w.txn(), edge, &key, "cannot store graph edge").await?;
     if row.invalidated_at.is_some() {
         return Ok(0);
     }
@@ -347,14 +299,14 @@ async fn add_triple<C: ConnectionTrait>(db: &C, row: &memories::Model, t: &Tripl
         .filter(kg_edges::Column::SourceId.eq(subject))
         .filter(kg_edges::Column::InvalidatedAt.is_null())
         .filter(kg_edges::Column::MemoryId.ne(row.id))
-        .all(db)
+        .all(w.txn())
         .await
         .map_err(db_err("cannot read graph edges"))?;
     if others.is_empty() {
         return Ok(0);
     }
     let ids: Vec<i64> = others.iter().map(|e| e.target_id).chain([subject]).collect();
-    let names = node_names(db, row.entity_id, Some(&ids)).await?;
+    let names = node_names(w.txn(), entity, Some(&ids)).await?;
     let subject_name = names.get(&subject).cloned().unwrap_or_default();
     let mut invalidated = 0;
     for edge in others {
@@ -368,11 +320,11 @@ async fn add_triple<C: ConnectionTrait>(db: &C, row: &memories::Model, t: &Tripl
             continue;
         }
         if edge.valid_from <= row.valid_from {
-            invalidate(db, old_memory, row.valid_from, row.id).await?;
+            invalidate(w, old_memory, row.valid_from, row.id).await?;
             invalidated += 1;
         } else {
             // The stored statement is newer (histories can be imported out of order).
-            invalidate(db, row.id, edge.valid_from, old_memory).await?;
+            invalidate(w, row.id, edge.valid_from, old_memory).await?;
             return Ok(invalidated + 1);
         }
     }
@@ -380,7 +332,8 @@ async fn add_triple<C: ConnectionTrait>(db: &C, row: &memories::Model, t: &Tripl
 }
 
 /// Mark a memory and its edges invalid from `at`, because of memory `by`.
-async fn invalidate<C: ConnectionTrait>(db: &C, memory_id: i64, at: i64, by: i64) -> Result<()> {
+async fn invalidate(w: &EntityWrite, memory_id: i64, at: i64, by: i64) -> Result<()> {
+    let db = w.txn();
     use sea_orm::sea_query::Expr;
     memories::Entity::update_many()
         .col_expr(memories::Column::InvalidatedAt, Expr::value(at))
@@ -396,40 +349,4 @@ async fn invalidate<C: ConnectionTrait>(db: &C, memory_id: i64, at: i64, by: i64
         .await
         .map_err(db_err("cannot invalidate graph edge"))?;
     Ok(())
-}
-
-/// An entity's graph rows: all nodes, and its live edges (or every edge with `history`).
-pub(crate) async fn graph(
-    db: &DatabaseConnection,
-    entity_row: i64,
-    history: bool,
-) -> Result<(Vec<crate::graph::Node>, Vec<crate::graph::Edge>)> {
-    let nodes = kg_nodes::Entity::find()
-        .filter(kg_nodes::Column::EntityId.eq(entity_row))
-        .all(db)
-        .await
-        .map_err(db_err("cannot read graph nodes"))?
-        .into_iter()
-        .map(|n| crate::graph::Node { id: n.id, name: n.name, node_type: n.node_type })
-        .collect();
-    let mut q = kg_edges::Entity::find().filter(kg_edges::Column::EntityId.eq(entity_row));
-    if !history {
-        q = q.filter(kg_edges::Column::InvalidatedAt.is_null());
-    }
-    let edges = q
-        .all(db)
-        .await
-        .map_err(db_err("cannot read graph edges"))?
-        .into_iter()
-        .map(|e| crate::graph::Edge {
-            id: e.id,
-            source: e.source_id,
-            target: e.target_id,
-            predicate: e.predicate,
-            memory_id: e.memory_id,
-            valid_from: super::from_ms(e.valid_from),
-            invalidated_at: e.invalidated_at.map(super::from_ms),
-        })
-        .collect();
-    Ok((nodes, edges))
 }

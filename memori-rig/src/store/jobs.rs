@@ -8,49 +8,25 @@
 
 use std::time::Duration;
 
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
 };
 
-use super::db_err;
 use super::entity::jobs;
-use crate::error::{Error, Result};
+use super::{Db, EntityRow, db_err, from_ms};
+use crate::error::Result;
+use crate::model::{JobInfo, JobKind, JobStatus};
 
-/// What a job does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Turn captured messages into memories and embeddings.
-    Augment,
-}
-
-impl Kind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Kind::Augment => "augment",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        (s == "augment").then_some(Kind::Augment)
-    }
-}
-
-/// Job states as stored.
-pub(crate) mod status {
-    pub(crate) const PENDING: &str = "pending";
-    pub(crate) const RUNNING: &str = "running";
-    pub(crate) const DONE: &str = "done";
-    pub(crate) const DEAD: &str = "dead";
-}
+use JobStatus::{Dead, Done, Pending, Running};
 
 /// A claimed job.
 #[derive(Clone, Debug)]
 pub(crate) struct Claimed {
     pub(crate) id: i64,
-    pub(crate) kind: Option<Kind>,
+    pub(crate) kind: JobKind,
     pub(crate) payload: String,
     pub(crate) attempts: i32,
     pub(crate) max_attempts: i32,
@@ -59,19 +35,19 @@ pub(crate) struct Claimed {
 /// Enqueue a job unless one with the same idempotency key exists. Returns its id when new.
 pub(crate) async fn enqueue<C: ConnectionTrait>(
     db: &C,
-    entity_id: Option<i64>,
-    kind: Kind,
+    entity: Option<EntityRow>,
+    kind: JobKind,
     payload: &str,
     idempotency_key: &str,
     now: i64,
     max_attempts: i32,
 ) -> Result<Option<i64>> {
-    let res = jobs::Entity::insert(jobs::ActiveModel {
+    let row = jobs::ActiveModel {
         id: NotSet,
-        entity_id: Set(entity_id),
+        entity_id: Set(entity.map(|e| e.0)),
         kind: Set(kind.as_str().to_owned()),
         payload: Set(payload.to_owned()),
-        status: Set(status::PENDING.to_owned()),
+        status: Set(Pending.as_str().to_owned()),
         attempts: Set(0),
         max_attempts: Set(max_attempts),
         run_after: Set(now),
@@ -81,27 +57,18 @@ pub(crate) async fn enqueue<C: ConnectionTrait>(
         idempotency_key: Set(idempotency_key.to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::column(jobs::Column::IdempotencyKey).do_nothing_on([jobs::Column::IdempotencyKey]).to_owned(),
-    )
-    .exec(db)
-    .await;
-    match res {
-        Ok(r) => Ok(Some(r.last_insert_id)),
-        Err(sea_orm::DbErr::RecordNotInserted) => Ok(None),
-        Err(e) => Err(Error::database("cannot enqueue job", e)),
-    }
+    };
+    super::insert_new(db, row, &[jobs::Column::IdempotencyKey], "cannot enqueue job").await
 }
 
 fn claimable(now: i64) -> Condition {
     Condition::any()
-        .add(Condition::all().add(jobs::Column::Status.eq(status::PENDING)).add(jobs::Column::RunAfter.lte(now)))
-        .add(Condition::all().add(jobs::Column::Status.eq(status::RUNNING)).add(jobs::Column::LeaseUntil.lt(now)))
+        .add(Condition::all().add(jobs::Column::Status.eq(Pending.as_str())).add(jobs::Column::RunAfter.lte(now)))
+        .add(Condition::all().add(jobs::Column::Status.eq(Running.as_str())).add(jobs::Column::LeaseUntil.lt(now)))
 }
 
 /// Claim the oldest runnable job (pending and due, or running with an expired lease).
-pub(crate) async fn claim(db: &DatabaseConnection, worker: &str, now: i64, lease: Duration) -> Result<Option<Claimed>> {
+pub(crate) async fn claim(db: &Db, worker: &str, now: i64, lease: Duration) -> Result<Option<Claimed>> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
     let sqlite = db.get_database_backend() == DbBackend::Sqlite;
     for _ in 0..5 {
@@ -118,7 +85,7 @@ pub(crate) async fn claim(db: &DatabaseConnection, worker: &str, now: i64, lease
         };
         let Some((job, txn)) = found else { return Ok(None) };
         let update = jobs::Entity::update_many()
-            .col_expr(jobs::Column::Status, Expr::value(status::RUNNING))
+            .col_expr(jobs::Column::Status, Expr::value(Running.as_str()))
             .col_expr(jobs::Column::Attempts, Expr::col(jobs::Column::Attempts).add(1))
             .col_expr(jobs::Column::LeaseUntil, Expr::value(now + lease_ms))
             .col_expr(jobs::Column::LockedBy, Expr::value(worker))
@@ -136,7 +103,7 @@ pub(crate) async fn claim(db: &DatabaseConnection, worker: &str, now: i64, lease
         if updated.rows_affected == 1 {
             return Ok(Some(Claimed {
                 id: job.id,
-                kind: Kind::parse(&job.kind),
+                kind: JobKind::parse(&job.kind),
                 payload: job.payload,
                 attempts: job.attempts + 1,
                 max_attempts: job.max_attempts,
@@ -156,9 +123,9 @@ async fn find_claimable<C: ConnectionTrait>(db: &C, now: i64, lock: bool) -> Res
 }
 
 /// Mark a job done.
-pub(crate) async fn complete(db: &DatabaseConnection, id: i64, now: i64) -> Result<()> {
+pub(crate) async fn complete(db: &Db, id: i64, now: i64) -> Result<()> {
     jobs::Entity::update_many()
-        .col_expr(jobs::Column::Status, Expr::value(status::DONE))
+        .col_expr(jobs::Column::Status, Expr::value(Done.as_str()))
         .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
         .col_expr(jobs::Column::UpdatedAt, Expr::value(now))
         .filter(jobs::Column::Id.eq(id))
@@ -169,17 +136,11 @@ pub(crate) async fn complete(db: &DatabaseConnection, id: i64, now: i64) -> Resu
 }
 
 /// Record a failure: retry after `retry_in`, or make it a dead letter when attempts are spent.
-pub(crate) async fn fail(
-    db: &DatabaseConnection,
-    job: &Claimed,
-    error: &str,
-    now: i64,
-    retry_in: Duration,
-) -> Result<bool> {
+pub(crate) async fn fail(db: &Db, job: &Claimed, error: &str, now: i64, retry_in: Duration) -> Result<bool> {
     let dead = job.attempts >= job.max_attempts;
     let retry_ms = i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX / 2);
     jobs::Entity::update_many()
-        .col_expr(jobs::Column::Status, Expr::value(if dead { status::DEAD } else { status::PENDING }))
+        .col_expr(jobs::Column::Status, Expr::value(if dead { Dead.as_str() } else { Pending.as_str() }))
         .col_expr(jobs::Column::RunAfter, Expr::value(now + retry_ms))
         .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
         .col_expr(jobs::Column::LastError, Expr::value(error.chars().take(4000).collect::<String>()))
@@ -192,50 +153,74 @@ pub(crate) async fn fail(
 }
 
 /// How many jobs are pending or running.
-pub(crate) async fn outstanding(db: &DatabaseConnection) -> Result<u64> {
-    use sea_orm::PaginatorTrait;
+pub(crate) async fn outstanding(db: &Db) -> Result<u64> {
     jobs::Entity::find()
-        .filter(jobs::Column::Status.is_in([status::PENDING, status::RUNNING]))
+        .filter(jobs::Column::Status.is_in([Pending.as_str(), Running.as_str()]))
         .count(db)
         .await
         .map_err(db_err("cannot count jobs"))
 }
 
 /// How many jobs are dead letters.
-pub(crate) async fn dead(db: &DatabaseConnection) -> Result<u64> {
-    use sea_orm::PaginatorTrait;
+pub(crate) async fn dead(db: &Db) -> Result<u64> {
     jobs::Entity::find()
-        .filter(jobs::Column::Status.eq(status::DEAD))
+        .filter(jobs::Column::Status.eq(Dead.as_str()))
         .count(db)
         .await
         .map_err(db_err("cannot count jobs"))
 }
 
-/// One job as operators see it.
-pub(crate) async fn list(db: &DatabaseConnection, status: Option<&str>, limit: u64) -> Result<Vec<jobs::Model>> {
+fn info(j: jobs::Model) -> JobInfo {
+    JobInfo {
+        id: j.id,
+        kind: JobKind::parse(&j.kind),
+        // A status this version does not write reads as a dead letter: it will not run.
+        status: JobStatus::parse(&j.status).unwrap_or(Dead),
+        attempts: j.attempts,
+        max_attempts: j.max_attempts,
+        last_error: j.last_error,
+        created_at: from_ms(j.created_at),
+        updated_at: from_ms(j.updated_at),
+    }
+}
+
+/// Jobs, newest first, as operators see them; `status` filters.
+pub(crate) async fn list(db: &Db, status: Option<JobStatus>, limit: u64) -> Result<Vec<JobInfo>> {
     let mut q = jobs::Entity::find().order_by_desc(jobs::Column::Id).limit(limit);
     if let Some(s) = status {
-        q = q.filter(jobs::Column::Status.eq(s));
+        q = q.filter(jobs::Column::Status.eq(s.as_str()));
     }
-    q.all(db).await.map_err(db_err("cannot list jobs"))
+    let rows = q.all(db).await.map_err(db_err("cannot list jobs"))?;
+    Ok(rows.into_iter().map(info).collect())
+}
+
+/// Jobs of one entity (for its export): id, kind, status and when each was enqueued.
+pub(crate) async fn of_entity(db: &Db, entity: EntityRow) -> Result<Vec<JobInfo>> {
+    let rows = jobs::Entity::find()
+        .filter(jobs::Column::EntityId.eq(entity.0))
+        .order_by_asc(jobs::Column::Id)
+        .all(db)
+        .await
+        .map_err(db_err("cannot read jobs"))?;
+    Ok(rows.into_iter().map(info).collect())
 }
 
 /// Make a dead (or pending) job runnable now with a fresh attempt budget. Returns whether a
 /// job was changed; running and finished jobs are left alone.
-pub(crate) async fn retry(db: &DatabaseConnection, id: Option<i64>, now: i64) -> Result<u64> {
+pub(crate) async fn retry(db: &Db, id: Option<i64>, now: i64) -> Result<u64> {
     let mut q = jobs::Entity::update_many()
-        .col_expr(jobs::Column::Status, Expr::value(status::PENDING))
+        .col_expr(jobs::Column::Status, Expr::value(Pending.as_str()))
         .col_expr(jobs::Column::Attempts, Expr::value(0))
         .col_expr(jobs::Column::RunAfter, Expr::value(now))
         .col_expr(jobs::Column::LeaseUntil, Expr::value(Option::<i64>::None))
         .col_expr(jobs::Column::UpdatedAt, Expr::value(now));
     q = match id {
         Some(id) => q.filter(jobs::Column::Id.eq(id)).filter(jobs::Column::Status.is_in([
-            status::DEAD,
-            status::PENDING,
-            status::DONE,
+            Dead.as_str(),
+            Pending.as_str(),
+            Done.as_str(),
         ])),
-        None => q.filter(jobs::Column::Status.eq(status::DEAD)),
+        None => q.filter(jobs::Column::Status.eq(Dead.as_str())),
     };
     Ok(q.exec(db).await.map_err(db_err("cannot retry jobs"))?.rows_affected)
 }
@@ -246,7 +231,7 @@ mod tests {
 
     use super::*;
 
-    async fn db() -> DatabaseConnection {
+    async fn db() -> Db {
         let db = crate::store::connect("sqlite::memory:").await.unwrap();
         crate::store::migrate(&db).await.unwrap();
         db
@@ -257,9 +242,9 @@ mod tests {
     #[tokio::test]
     async fn a_claimed_job_is_invisible_until_its_lease_expires() {
         let db = db().await;
-        assert_eq!(enqueue(&db, None, Kind::Augment, "{}", "k1", 1_000, 3).await.unwrap(), Some(1));
+        assert_eq!(enqueue(&db, None, JobKind::Augment, "{}", "k1", 1_000, 3).await.unwrap(), Some(1));
         assert_eq!(
-            enqueue(&db, None, Kind::Augment, "{}", "k1", 1_000, 3).await.unwrap(),
+            enqueue(&db, None, JobKind::Augment, "{}", "k1", 1_000, 3).await.unwrap(),
             None,
             "same key, no new job"
         );
@@ -276,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn failures_back_off_and_end_as_dead_letters() {
         let db = db().await;
-        enqueue(&db, None, Kind::Augment, "{}", "k", 0, 2).await.unwrap();
+        enqueue(&db, None, JobKind::Augment, "{}", "k", 0, 2).await.unwrap();
         let job = claim(&db, "w", 0, LEASE).await.unwrap().unwrap();
         assert!(!fail(&db, &job, "boom", 0, Duration::from_secs(5)).await.unwrap(), "1 of 2 attempts");
         assert!(claim(&db, "w", 4_999, LEASE).await.unwrap().is_none(), "not due before its backoff");

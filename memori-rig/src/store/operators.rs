@@ -1,13 +1,15 @@
 //! Dashboard operators, API keys and browser sessions. The store keeps hashes and opaque
 //! session records; hashing and checking happen in the dashboard.
 
+use memori_types::admin::OperatorRole;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
+use super::audit::record as audit;
 use super::entity::{api_keys, operators, web_sessions};
-use super::{db_err, ms};
+use super::{Db, db_err, ms};
 use crate::error::{Error, ErrorKind, Result};
 
 pub(crate) use api_keys::Model as ApiKeyRow;
@@ -15,10 +17,10 @@ pub(crate) use operators::Model as OperatorRow;
 
 /// Add an operator, or replace the password and role of an existing one (audited).
 pub(crate) async fn upsert_operator(
-    db: &DatabaseConnection,
+    db: &Db,
     name: &str,
     password_hash: &str,
-    role: &str,
+    role: OperatorRole,
     actor: &str,
 ) -> Result<bool> {
     let txn = super::begin_write(db, "cannot begin operator write").await?;
@@ -33,7 +35,7 @@ pub(crate) async fn upsert_operator(
             operators::Entity::update(operators::ActiveModel {
                 id: Set(row.id),
                 password_hash: Set(password_hash.to_owned()),
-                role: Set(role.to_owned()),
+                role: Set(role.as_str().to_owned()),
                 ..Default::default()
             })
             .exec(&txn)
@@ -45,7 +47,7 @@ pub(crate) async fn upsert_operator(
                 id: NotSet,
                 name: Set(name.to_owned()),
                 password_hash: Set(password_hash.to_owned()),
-                role: Set(role.to_owned()),
+                role: Set(role.as_str().to_owned()),
                 created_at: Set(ms(chrono::Utc::now())),
             })
             .exec_without_returning(&txn)
@@ -54,14 +56,14 @@ pub(crate) async fn upsert_operator(
         }
     }
     let action = if created { "operator.add" } else { "operator.reset" };
-    super::admin::audit(&txn, actor, action, "operator", Some(name.to_owned()), serde_json::json!({ "role": role }))
-        .await?;
+    let details = serde_json::json!({ "role": role.as_str() });
+    audit(&txn, actor, action, "operator", Some(name.to_owned()), details).await?;
     txn.commit().await.map_err(db_err("cannot commit operator"))?;
     Ok(created)
 }
 
 /// An operator by name.
-pub(crate) async fn operator(db: &DatabaseConnection, name: &str) -> Result<Option<OperatorRow>> {
+pub(crate) async fn operator(db: &Db, name: &str) -> Result<Option<OperatorRow>> {
     operators::Entity::find()
         .filter(operators::Column::Name.eq(name))
         .one(db)
@@ -70,7 +72,7 @@ pub(crate) async fn operator(db: &DatabaseConnection, name: &str) -> Result<Opti
 }
 
 /// Every operator, by name.
-pub(crate) async fn all_operators(db: &DatabaseConnection) -> Result<Vec<OperatorRow>> {
+pub(crate) async fn all_operators(db: &Db) -> Result<Vec<OperatorRow>> {
     operators::Entity::find()
         .order_by_asc(operators::Column::Name)
         .all(db)
@@ -80,11 +82,11 @@ pub(crate) async fn all_operators(db: &DatabaseConnection) -> Result<Vec<Operato
 
 /// Store a new API key (its prefix is public, its secret only as a hash), audited.
 pub(crate) async fn insert_api_key(
-    db: &DatabaseConnection,
+    db: &Db,
     name: &str,
     prefix: &str,
     secret_hash: &str,
-    role: &str,
+    role: OperatorRole,
     actor: &str,
 ) -> Result<i64> {
     let txn = super::begin_write(db, "cannot begin API key write").await?;
@@ -93,7 +95,7 @@ pub(crate) async fn insert_api_key(
         name: Set(name.to_owned()),
         prefix: Set(prefix.to_owned()),
         secret_hash: Set(secret_hash.to_owned()),
-        role: Set(role.to_owned()),
+        role: Set(role.as_str().to_owned()),
         created_by: Set(actor.to_owned()),
         created_at: Set(ms(chrono::Utc::now())),
         last_used_at: Set(None),
@@ -103,26 +105,19 @@ pub(crate) async fn insert_api_key(
     .await
     .map_err(db_err("cannot store API key"))?;
     let id = res.last_insert_id;
-    super::admin::audit(
-        &txn,
-        actor,
-        "api_key.create",
-        "api_key",
-        Some(id.to_string()),
-        serde_json::json!({ "name": name, "role": role, "prefix": prefix }),
-    )
-    .await?;
+    let details = serde_json::json!({ "name": name, "role": role.as_str(), "prefix": prefix });
+    audit(&txn, actor, "api_key.create", "api_key", Some(id.to_string()), details).await?;
     txn.commit().await.map_err(db_err("cannot commit API key"))?;
     Ok(id)
 }
 
 /// Every API key, newest first.
-pub(crate) async fn api_keys(db: &DatabaseConnection) -> Result<Vec<ApiKeyRow>> {
+pub(crate) async fn api_keys(db: &Db) -> Result<Vec<ApiKeyRow>> {
     api_keys::Entity::find().order_by_desc(api_keys::Column::Id).all(db).await.map_err(db_err("cannot list API keys"))
 }
 
 /// The API key with this public prefix.
-pub(crate) async fn api_key_by_prefix(db: &DatabaseConnection, prefix: &str) -> Result<Option<ApiKeyRow>> {
+pub(crate) async fn api_key_by_prefix(db: &Db, prefix: &str) -> Result<Option<ApiKeyRow>> {
     api_keys::Entity::find()
         .filter(api_keys::Column::Prefix.eq(prefix))
         .one(db)
@@ -131,7 +126,7 @@ pub(crate) async fn api_key_by_prefix(db: &DatabaseConnection, prefix: &str) -> 
 }
 
 /// Note that a key was used (best effort: a failure here never rejects the request).
-pub(crate) async fn touch_api_key(db: &DatabaseConnection, id: i64) -> Result<()> {
+pub(crate) async fn touch_api_key(db: &Db, id: i64) -> Result<()> {
     api_keys::Entity::update_many()
         .col_expr(api_keys::Column::LastUsedAt, sea_orm::sea_query::Expr::value(ms(chrono::Utc::now())))
         .filter(api_keys::Column::Id.eq(id))
@@ -142,7 +137,7 @@ pub(crate) async fn touch_api_key(db: &DatabaseConnection, id: i64) -> Result<()
 }
 
 /// Revoke a key, audited. `false` when there is no such live key.
-pub(crate) async fn revoke_api_key(db: &DatabaseConnection, id: i64, actor: &str) -> Result<bool> {
+pub(crate) async fn revoke_api_key(db: &Db, id: i64, actor: &str) -> Result<bool> {
     let txn = super::begin_write(db, "cannot begin API key revoke").await?;
     let n = api_keys::Entity::update_many()
         .col_expr(api_keys::Column::RevokedAt, sea_orm::sea_query::Expr::value(ms(chrono::Utc::now())))
@@ -153,15 +148,14 @@ pub(crate) async fn revoke_api_key(db: &DatabaseConnection, id: i64, actor: &str
         .map_err(db_err("cannot revoke API key"))?
         .rows_affected;
     if n > 0 {
-        super::admin::audit(&txn, actor, "api_key.revoke", "api_key", Some(id.to_string()), serde_json::json!({}))
-            .await?;
+        audit(&txn, actor, "api_key.revoke", "api_key", Some(id.to_string()), serde_json::json!({})).await?;
     }
     txn.commit().await.map_err(db_err("cannot commit API key revoke"))?;
     Ok(n > 0)
 }
 
 /// A browser session record's data; `None` when missing or expired.
-pub(crate) async fn load_web_session(db: &DatabaseConnection, id: &str) -> Result<Option<String>> {
+pub(crate) async fn load_web_session(db: &Db, id: &str) -> Result<Option<String>> {
     let row =
         web_sessions::Entity::find_by_id(id.to_owned()).one(db).await.map_err(db_err("cannot read web session"))?;
     Ok(row.filter(|r| r.expires_at > ms(chrono::Utc::now())).map(|r| r.data))
@@ -178,7 +172,7 @@ fn session_row(id: &str, data: &str, expires_at: i64, operator: Option<&str>) ->
 
 /// Insert a new session record; fails with [`ErrorKind::Conflict`] if the id is taken.
 pub(crate) async fn create_web_session(
-    db: &DatabaseConnection,
+    db: &Db,
     id: &str,
     data: &str,
     expires_at: i64,
@@ -198,7 +192,7 @@ pub(crate) async fn create_web_session(
 
 /// Insert or replace a session record.
 pub(crate) async fn save_web_session(
-    db: &DatabaseConnection,
+    db: &Db,
     id: &str,
     data: &str,
     expires_at: i64,
@@ -221,13 +215,13 @@ pub(crate) async fn save_web_session(
 }
 
 /// Delete a session record.
-pub(crate) async fn delete_web_session(db: &DatabaseConnection, id: &str) -> Result<()> {
+pub(crate) async fn delete_web_session(db: &Db, id: &str) -> Result<()> {
     web_sessions::Entity::delete_by_id(id.to_owned()).exec(db).await.map_err(db_err("cannot delete web session"))?;
     Ok(())
 }
 
 /// Delete expired session records; returns how many.
-pub(crate) async fn delete_expired_web_sessions(db: &DatabaseConnection) -> Result<u64> {
+pub(crate) async fn delete_expired_web_sessions(db: &Db) -> Result<u64> {
     Ok(web_sessions::Entity::delete_many()
         .filter(web_sessions::Column::ExpiresAt.lte(ms(chrono::Utc::now())))
         .exec(db)

@@ -7,7 +7,36 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{JobInfo, Memory, MemoryKind, Part, Role};
+use crate::model::{JobInfo, JobKind, JobStatus, Memory, MemoryKind, Part, Role};
+
+/// What an operator may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperatorRole {
+    /// Reads everything, changes nothing.
+    Viewer,
+    /// Also edits memories, saves settings, erases entities, manages API keys.
+    Admin,
+}
+
+impl OperatorRole {
+    /// `admin` or `viewer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorRole::Viewer => "viewer",
+            OperatorRole::Admin => "admin",
+        }
+    }
+
+    /// Parse `admin` or `viewer`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(OperatorRole::Viewer),
+            "admin" => Some(OperatorRole::Admin),
+            _ => None,
+        }
+    }
+}
 
 /// A page of a longer list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -248,9 +277,9 @@ pub struct ExportedJob {
     /// Job id.
     pub id: i64,
     /// What it does.
-    pub kind: String,
+    pub kind: JobKind,
     /// Its status.
-    pub status: String,
+    pub status: JobStatus,
     /// When it was enqueued.
     pub created_at: DateTime<Utc>,
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::admin::OperatorRole;
 use crate::model::Recalled;
 use crate::settings::{RecallConfig, Settings};
 
@@ -19,35 +20,6 @@ pub struct ApiError {
     pub code: String,
     /// What went wrong and what to do.
     pub message: String,
-}
-
-/// What an operator may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OperatorRole {
-    /// Reads everything, changes nothing.
-    Viewer,
-    /// Also edits memories, saves settings, erases entities, manages API keys.
-    Admin,
-}
-
-impl OperatorRole {
-    /// `admin` or `viewer`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OperatorRole::Viewer => "viewer",
-            OperatorRole::Admin => "admin",
-        }
-    }
-
-    /// Parse `admin` or `viewer`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "viewer" => Some(OperatorRole::Viewer),
-            "admin" => Some(OperatorRole::Admin),
-            _ => None,
-        }
-    }
 }
 
 /// `POST /api/v1/auth/login`.

@@ -252,15 +252,91 @@ pub struct Neighbour {
     pub said_at: DateTime<Utc>,
 }
 
+/// What a background job does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// Turn captured messages into episodes, extracted memories, graph edges and embeddings.
+    Augment,
+    /// A kind this version does not know (written by a newer one); it is never run here.
+    Unknown,
+}
+
+impl JobKind {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Augment => "augment",
+            JobKind::Unknown => "unknown",
+        }
+    }
+
+    /// Parse a stored name; anything unknown is [`JobKind::Unknown`].
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "augment" => JobKind::Augment,
+            _ => JobKind::Unknown,
+        }
+    }
+}
+
+/// Where a background job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting to run (including a retry waiting for its backoff).
+    Pending,
+    /// Claimed by a worker, under a lease.
+    Running,
+    /// Finished.
+    Done,
+    /// Failed on every attempt: a dead letter, kept until an operator retries it.
+    Dead,
+}
+
+impl JobStatus {
+    /// Every status, in the order a job moves through them.
+    pub const ALL: [JobStatus; 4] = [JobStatus::Pending, JobStatus::Running, JobStatus::Done, JobStatus::Dead];
+
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Dead => "dead",
+        }
+    }
+
+    /// Parse a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for JobStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| format!("{s:?} is not one of pending, running, done, dead"))
+    }
+}
+
 /// A background job, as operators see it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobInfo {
     /// Job id.
     pub id: i64,
-    /// What it does (`augment`).
-    pub kind: String,
-    /// `pending`, `running`, `done` or `dead`.
-    pub status: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// Where it stands.
+    pub status: JobStatus,
     /// Attempts made so far.
     pub attempts: i32,
     /// Attempts allowed before it becomes a dead letter.
@@ -271,6 +347,24 @@ pub struct JobInfo {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// Which memories (or graph statements) a read returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validity {
+    /// Only what holds now: nothing a newer statement invalidated.
+    #[default]
+    Current,
+    /// Everything ever stored, invalidated statements included (history, audits, exports).
+    All,
+}
+
+impl Validity {
+    /// Whether invalidated rows are included.
+    pub fn includes_invalidated(self) -> bool {
+        self == Validity::All
+    }
 }
 
 /// Row counts of one entity's data.

@@ -8,7 +8,7 @@ use memori_types::admin::{EntityDetail, GraphView};
 use wasm_bindgen::prelude::*;
 
 use crate::api::{self, seg};
-use crate::app::when;
+use crate::components::when;
 
 #[wasm_bindgen]
 extern "C" {

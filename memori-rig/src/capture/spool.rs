@@ -13,17 +13,17 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::Metrics;
 use crate::model::Message;
 use crate::scope::Scope;
-use crate::{Inner, store};
+use crate::signals::Signals;
+use crate::store::{self, Db};
 
 /// One spooled capture: the scope, the keyed messages and the run they came from.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -210,36 +210,46 @@ pub(crate) fn is_transient(e: &Error) -> bool {
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(5);
 
+/// What the drain task needs: the spool, the database and the limits of a capture.
+pub(crate) struct Drain {
+    pub(crate) spool: Arc<Spool>,
+    pub(crate) db: Db,
+    pub(crate) signals: Arc<Signals>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) capture_timeout: Duration,
+    pub(crate) max_attempts: i32,
+}
+
 /// Write spooled batches in order until shut down, waiting with backoff while the database
 /// does not answer.
-pub(crate) async fn drain(inner: Arc<Inner>) {
+pub(crate) async fn drain(d: Drain) {
     let mut delay = FIRST_RETRY;
     let mut failing = false;
     loop {
-        let Some(batch) = inner.spool.front() else {
+        let Some(batch) = d.spool.front() else {
             tokio::select! {
-                () = inner.spool.wake.notified() => continue,
-                () = inner.shutdown.cancelled() => break,
+                () = d.spool.wake.notified() => continue,
+                () = d.signals.shutdown.cancelled() => break,
             }
         };
         let write = async {
             let scope = batch.scope()?;
-            let messages = crate::new_messages(batch.messages.clone(), batch.run_id.as_deref())?;
-            store::capture(&inner.db, &scope, messages, inner.config.jobs.max_attempts).await
+            let messages = super::validate(batch.messages.clone(), batch.run_id.as_deref())?;
+            store::capture::capture(&d.db, &scope, messages, d.max_attempts).await
         };
-        let result = match tokio::time::timeout(inner.config.capture_timeout, write).await {
+        let result = match tokio::time::timeout(d.capture_timeout, write).await {
             Ok(r) => r,
             Err(_) => Err(Error::new(ErrorKind::Timeout, "writing a spooled capture timed out")),
         };
         match result {
             Ok(receipt) => {
-                inner.spool.pop(batch.seq);
-                inner.metrics.spool_written.fetch_add(1, Ordering::Relaxed);
+                d.spool.pop(batch.seq);
+                Metrics::inc(&d.metrics.spool_written);
                 if receipt.job_id.is_some() {
-                    inner.wake.notify_waiters();
+                    d.signals.wake.notify_waiters();
                 }
                 if failing {
-                    let (left, _) = inner.spool.usage();
+                    let (left, _) = d.spool.usage();
                     tracing::info!(left, "the database answers again; writing spooled captures");
                 }
                 failing = false;
@@ -252,19 +262,19 @@ pub(crate) async fn drain(inner: Arc<Inner>) {
                 failing = true;
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    () = inner.shutdown.cancelled() => break,
+                    () = d.signals.shutdown.cancelled() => break,
                 }
                 delay = (delay * 2).min(LAST_RETRY);
             }
             Err(e) => {
-                inner.spool.pop(batch.seq);
-                inner.metrics.spool_dropped.fetch_add(1, Ordering::Relaxed);
+                d.spool.pop(batch.seq);
+                Metrics::inc(&d.metrics.spool_dropped);
                 tracing::error!(error = %e, kind = ?e.kind(), "a spooled capture was refused by the database and dropped");
             }
         }
     }
-    let (left, bytes) = inner.spool.usage();
-    if left > 0 && inner.spool.is_durable() {
+    let (left, bytes) = d.spool.usage();
+    if left > 0 && d.spool.is_durable() {
         tracing::warn!(batches = left, bytes, "shut down with captures spooled; the next start writes them");
     } else if left > 0 {
         tracing::error!(

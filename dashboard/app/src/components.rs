@@ -1,0 +1,155 @@
+//! Widgets and helpers every page uses: the signed-in operator, error lines, loading states,
+//! dates, tables of audit records and receipts, memory badges, transcripts, the recall
+//! settings form. Depends on the API client only.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use memori_types::admin::{AuditEntry, OperatorRole, TranscriptMessage};
+use memori_types::http::Me;
+use memori_types::model::{Memory, Part};
+use memori_types::settings::{Fusion, RecallConfig};
+
+use crate::api;
+
+/// The signed-in operator, shared by every page (`None`: show the sign-in form).
+#[derive(Clone, Copy)]
+pub(crate) struct Auth(pub(crate) RwSignal<Option<Me>>);
+
+/// Whether the operator may change things.
+pub(crate) fn is_admin() -> bool {
+    use_context::<Auth>().is_some_and(|a| a.0.with(|m| m.as_ref().is_some_and(|m| m.role == OperatorRole::Admin)))
+}
+
+/// A message line for failures, empty when there is none.
+#[component]
+pub(crate) fn ErrorLine(error: RwSignal<Option<String>>) -> impl IntoView {
+    move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })
+}
+
+/// Show a loaded value, a loading line, or the failure.
+pub(crate) fn loaded<T: Clone + Send + Sync + 'static, V: IntoView + 'static>(
+    r: Option<api::ApiResult<T>>,
+    f: impl FnOnce(T) -> V,
+) -> AnyView {
+    match r {
+        None => view! { <p class="loading">"Loading…"</p> }.into_any(),
+        Some(Ok(v)) => f(v).into_any(),
+        Some(Err(e)) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+    }
+}
+
+/// A date-time as `YYYY-MM-DD HH:MM` (UTC).
+pub(crate) fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// A route parameter of the current page.
+pub(crate) fn param(name: &'static str) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+    let params = use_params_map();
+    move || params.read().get(name).unwrap_or_default()
+}
+
+/// A memory's validity as a badge.
+pub(crate) fn validity(m: &Memory) -> AnyView {
+    match m.invalidated_at {
+        None => view! { <span class="badge ok">"current"</span> }.into_any(),
+        Some(t) => view! { <span class="badge old">{format!("invalidated {}", when(t))}</span> }.into_any(),
+    }
+}
+
+/// Audit records as a table (details are counts and field names, never end-user text).
+#[component]
+pub(crate) fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
+    view! {
+        <table class="audit">
+            <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Target"</th><th>"Details"</th></tr></thead>
+            <tbody>{entries.into_iter().map(|a| view! {
+                <tr>
+                    <td>{when(a.at)}</td><td>{a.actor}</td><td class="mono">{a.action}</td>
+                    <td>{format!("{} {}", a.target_kind, a.target_ref.unwrap_or_default())}</td>
+                    <td class="mono">{a.details.to_string()}</td>
+                </tr>
+            }).collect_view()}</tbody>
+        </table>
+    }
+}
+
+/// Rows removed per table, as an erasure or retention receipt shows them.
+pub(crate) fn counts(removed: std::collections::BTreeMap<String, u64>) -> impl IntoView {
+    view! {
+        <table class="receipt">
+            <thead><tr><th>"Table"</th><th>"Rows removed"</th></tr></thead>
+            <tbody>{removed.into_iter().map(|(t, n)| view! { <tr><td class="mono">{t}</td><td>{n}</td></tr> }).collect_view()}</tbody>
+        </table>
+    }
+}
+
+/// One message of a transcript: text, tool calls and results, reasoning, attachments.
+pub(crate) fn message_view(m: TranscriptMessage) -> impl IntoView {
+    let who = m.name.clone().unwrap_or_else(|| m.role.as_str().to_owned());
+    view! {
+        <div class=format!("msg {}", m.role.as_str()) id=format!("msg-{}", m.id)>
+            <div class="meta">{format!("{who} · {} · #{}", when(m.said_at), m.id)}</div>
+            {m.parts.into_iter().map(|p| match p {
+                Part::Text { text } => view! { <p class="text">{text}</p> }.into_any(),
+                Part::ToolCall { id, name, arguments } => view! {
+                    <pre class="tool">{format!("→ tool call {name} [{id}]\n{}", serde_json::to_string_pretty(&arguments).unwrap_or_default())}</pre>
+                }.into_any(),
+                Part::ToolResult { call_id, name, content, is_error } => view! {
+                    <pre class="tool" class:bad=is_error>{format!("← {name} [{call_id}]{}\n{}", if is_error { " failed" } else { "" }, serde_json::to_string_pretty(&content).unwrap_or_default())}</pre>
+                }.into_any(),
+                Part::Reasoning { text } => view! { <p class="reasoning">{text}</p> }.into_any(),
+                Part::Attachment { kind, description } => view! {
+                    <p class="muted">{format!("[{kind}] {}", description.unwrap_or_default())}</p>
+                }.into_any(),
+            }).collect_view()}
+        </div>
+    }
+}
+
+/// A number input bound to one field of a [`RecallConfig`].
+fn num_field(
+    id: &'static str,
+    label: &'static str,
+    config: RwSignal<RecallConfig>,
+    get: fn(&RecallConfig) -> String,
+    set: fn(&mut RecallConfig, &str),
+) -> impl IntoView {
+    view! {
+        <label>{label}
+            <input id=id inputmode="decimal" prop:value=move || config.with(get)
+                on:change=move |ev| { let v = event_target_value(&ev); config.update(|c| set(c, &v)); }/>
+        </label>
+    }
+}
+
+/// Every recall knob, editing `config` in place.
+#[component]
+pub(crate) fn RecallConfigForm(config: RwSignal<RecallConfig>) -> impl IntoView {
+    view! {
+        <fieldset class="knobs">
+            <legend>"Ranking"</legend>
+            {num_field("set-vector-weight", "Vector weight", config, |c| c.vector_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.vector_weight = x })}
+            {num_field("set-lexical-weight", "Lexical (BM25) weight", config, |c| c.lexical_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.lexical_weight = x })}
+            {num_field("set-graph-weight", "Graph weight", config, |c| c.graph_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.graph_weight = x })}
+            <label>"Fusion"
+                <select id="set-fusion" prop:value=move || config.with(|c| match c.fusion { Fusion::Weighted => "weighted", Fusion::Rrf { .. } => "rrf" })
+                    on:change=move |ev| { let v = event_target_value(&ev); config.update(|c| c.fusion = if v == "rrf" { Fusion::Rrf { k: 60.0 } } else { Fusion::Weighted }); }>
+                    <option value="weighted">"weighted sum"</option>
+                    <option value="rrf">"reciprocal rank (k = 60)"</option>
+                </select>
+            </label>
+            {num_field("set-half-life", "Decay half-life, days (empty: off)", config, |c| c.half_life_days.map(|h| h.to_string()).unwrap_or_default(), |c, v| c.half_life_days = v.trim().parse().ok())}
+            {num_field("set-importance-weight", "Importance weight", config, |c| c.importance_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.importance_weight = x })}
+            {num_field("set-mention-weight", "Frequency (mentions) weight", config, |c| c.mention_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.mention_weight = x })}
+            {num_field("set-time-weight", "Time-phrase weight", config, |c| c.time_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.time_weight = x })}
+            {num_field("set-limit", "Memories returned", config, |c| c.limit.to_string(), |c, v| if let Ok(x) = v.parse() { c.limit = x })}
+            {num_field("set-depth", "Candidates per source", config, |c| c.depth.to_string(), |c, v| if let Ok(x) = v.parse() { c.depth = x })}
+            {num_field("set-min-score", "Minimum score (drop weaker results)", config, |c| c.min_score.to_string(), |c, v| if let Ok(x) = v.parse() { c.min_score = x })}
+            {num_field("set-token-budget", "Token budget of the block", config, |c| c.token_budget.to_string(), |c, v| if let Ok(x) = v.parse() { c.token_budget = x })}
+            <label class="check"><input type="checkbox" prop:checked=move || config.with(|c| c.neighbours)
+                on:change=move |ev| { let on = event_target_checked(&ev); config.update(|c| c.neighbours = on); }/>
+                "Add the messages around a recalled message"</label>
+        </fieldset>
+    }
+}
