@@ -1,4 +1,6 @@
-//! `memori bench`: recall latency at scale and capture overhead, on a fresh SQLite database.
+//! `memori bench`: recall latency at scale and capture overhead, on a fresh SQLite database;
+//! `memori bench --live`: recall as an active user gets it, each recall right after a new
+//! exchange was captured and augmented, against warm recalls with no writes in between.
 //!
 //! Memories are real rows written by the real pipeline (capture, worker, offline extraction),
 //! but their stored vectors are synthetic: a bench embedder hashes document batches into 384
@@ -98,6 +100,12 @@ async fn open(dir: &std::path::Path, name: &str, embedder: Arc<dyn Embedder>) ->
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
+    reopen(dir, name, embedder).await
+}
+
+/// Open a bench store as it is.
+async fn reopen(dir: &std::path::Path, name: &str, embedder: Arc<dyn Embedder>) -> anyhow::Result<Memori> {
+    let db = dir.join(format!("{name}.db"));
     Ok(Memori::builder()
         .database_url(format!("sqlite://{}?mode=rwc", db.display()))
         .shared_embedder(embedder)
@@ -143,12 +151,84 @@ async fn recall_latencies(
     Ok(out)
 }
 
-pub(crate) async fn run(sizes: &[usize], entities: usize, per_entity: usize, queries: usize) -> anyhow::Result<()> {
+fn bench_embedder() -> anyhow::Result<Arc<dyn Embedder>> {
     let real =
         FastEmbedder::from_cache().context("the bench embeds queries with the local model; run `memori setup`")?;
-    let embedder: Arc<dyn Embedder> = Arc::new(BenchEmbedder { real, hash: HashEmbedder::new(384) });
+    Ok(Arc::new(BenchEmbedder { real, hash: HashEmbedder::new(384) }))
+}
+
+fn bench_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("memori-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn p95(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    pct(&v, 0.95)
+}
+
+/// `memori bench --live`: for each size, one entity seeded with that many messages; then
+/// `queries` warm recalls (no writes in between), then `queries` rounds of what an active user
+/// does: an agent call's exchange captured (the hook's path), augmented (`flush`), then recalled.
+pub(crate) async fn run_live(sizes: &[usize], queries: usize) -> anyhow::Result<()> {
+    let embedder = bench_embedder()?;
+    let dir = bench_dir()?;
+    let mut words = Words::new();
+    println!("recall as an active user gets it: one entity, query embedding included (ms)");
+    println!(
+        "{:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>9}",
+        "messages", "memories", "cold", "warm p50", "warm p95", "live p50", "live p95", "live/warm", "capture", "index"
+    );
+    for &n in sizes {
+        let memori = open(&dir, &format!("live-{n}"), Arc::clone(&embedder)).await?;
+        seed(&memori, &mut words, "user-0", n).await?;
+        memori.shutdown().await;
+        drop(memori);
+        // A fresh process's view: nothing cached, so the first recall builds the index.
+        let memori = reopen(&dir, &format!("live-{n}"), Arc::clone(&embedder)).await?;
+        let entity = EntityId::new("user-0")?;
+        let one = ["user-0".to_string()];
+        let t = Instant::now();
+        recall_latencies(&memori, &mut words, &one, 1).await?;
+        let cold = t.elapsed().as_secs_f64() * 1000.0;
+        let warm = recall_latencies(&memori, &mut words, &one, queries).await?;
+        let scope = Scope::new("user-0", "bench", "live")?;
+        let (mut live, mut capture) = (Vec::with_capacity(queries), Vec::with_capacity(queries));
+        for _ in 0..queries {
+            let exchange = vec![Message::user(words.sentence(6, 20)), Message::assistant(words.sentence(10, 40))];
+            let t = Instant::now();
+            memori.capture_logged(&scope, exchange).await;
+            capture.push(t.elapsed().as_secs_f64() * 1000.0);
+            memori.flush().await?;
+            live.extend(recall_latencies(&memori, &mut words, &one, 1).await?);
+        }
+        let memories = memori.stats(&entity).await?.memories;
+        let (_, bytes) = memori.recall_cache_usage();
+        let mut w = warm.clone();
+        w.sort_by(f64::total_cmp);
+        let mut l = live.clone();
+        l.sort_by(f64::total_cmp);
+        println!(
+            "{n:>9} {memories:>9} {cold:>8.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.2}x {:>9.1} {:>6.0} MiB",
+            pct(&w, 0.5),
+            pct(&w, 0.95),
+            pct(&l, 0.5),
+            pct(&l, 0.95),
+            pct(&l, 0.95) / pct(&w, 0.95).max(1e-9),
+            p95(capture),
+            bytes as f64 / 1048576.0
+        );
+        memori.shutdown().await;
+    }
+    println!("(capture: p95 of what the hook's capture adds to an agent call)");
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+pub(crate) async fn run(sizes: &[usize], entities: usize, per_entity: usize, queries: usize) -> anyhow::Result<()> {
+    let embedder = bench_embedder()?;
+    let dir = bench_dir()?;
     let mut words = Words::new();
 
     println!("recall latency, one entity (query embedding included; warm = index cached)");

@@ -111,6 +111,10 @@ enum Command {
         /// Recalls measured per run.
         #[arg(long, default_value_t = 200)]
         queries: usize,
+        /// Measure recall as an active user gets it instead: each recall right after a new
+        /// exchange was captured and augmented, against warm recalls (sizes only).
+        #[arg(long)]
+        live: bool,
     },
     /// Serve the dashboard and its JSON API (`/api/v1`) until Ctrl-C or SIGTERM.
     Serve {
@@ -264,8 +268,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { file, allow_partial, limit, process } => {
             import(&cli.database_url, &file, allow_partial, limit, &process).await
         }
-        Command::Bench { sizes, entities, per_entity, queries } => {
-            bench::run(&sizes, entities, per_entity, queries.max(1)).await
+        Command::Bench { sizes, entities, per_entity, queries, live } => {
+            if live {
+                bench::run_live(&sizes, queries.max(1)).await
+            } else {
+                bench::run(&sizes, entities, per_entity, queries.max(1)).await
+            }
         }
         Command::Eval { input, k, limit, json, work_dir, config } => {
             eval::run(eval::Args { input, ks: k, limit, json, work_dir, config }).await

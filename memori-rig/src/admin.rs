@@ -56,7 +56,7 @@ impl Memori {
     pub async fn memories(&self, entity: &EntityId, validity: Validity) -> Result<Vec<Memory>> {
         let Some(row) = store::capture::entity_row(&self.inner.db, entity).await? else { return Ok(Vec::new()) };
         let model = self.inner.embedder.model_id();
-        let candidates = memories::candidates(&self.inner.db, row, model, validity).await?;
+        let candidates = store::recall::candidates(&self.inner.db, row, model, validity).await?;
         Ok(candidates.into_iter().map(|c| c.memory).collect())
     }
 
@@ -124,7 +124,7 @@ impl Memori {
     pub async fn memory_detail(&self, memory_id: i64) -> Result<MemoryDetail> {
         let db = &self.inner.db;
         let (row, entity) = memories::memory_owner(db, memory_id).await?.ok_or_else(|| not_found("memory"))?;
-        let all = memories::candidates(db, row, self.inner.embedder.model_id(), Validity::All).await?;
+        let all = store::recall::candidates(db, row, self.inner.embedder.model_id(), Validity::All).await?;
         let find = |id: i64| all.iter().find(|c| c.memory.id == id).map(|c| c.memory.clone());
         let memory = find(memory_id).ok_or_else(|| not_found("memory"))?;
         let invalidated_by = memory.invalidated_by.and_then(find);
@@ -179,9 +179,11 @@ impl Memori {
     /// memories, sources, embeddings, graph, jobs) in one transaction. The audit record and
     /// the receipt hold counts only: the entity's id is personal data and is not kept.
     pub async fn erase_entity(&self, entity: &EntityId, actor: &str) -> Result<ErasureReceipt> {
-        let (audit_id, removed) = compliance::erase_entity(&self.inner.db, entity.as_str(), actor)
+        let (row, audit_id, removed) = compliance::erase_entity(&self.inner.db, entity.as_str(), actor)
             .await?
             .ok_or_else(|| not_found("entity"))?;
+        // Nothing of the entity stays in this process's memory either.
+        self.inner.cache.remove(row.0);
         Ok(ErasureReceipt { audit_id: Some(audit_id), erased_at: Utc::now(), removed })
     }
 

@@ -1,5 +1,6 @@
 //! The knowledge graph of one entity: nodes and edges from the database, held in a petgraph
-//! `DiGraph` for traversal. Loading is [`crate::Memori::graph`]; everything here is pure.
+//! `StableDiGraph` for traversal; a recall index keeps one up to date edge by edge. Loading is
+//! [`crate::Memori::graph`]; everything here is pure.
 //!
 //! Nodes are deduplicated by normalised name and type when they are written (see
 //! [`crate::augment::merge::normalize_name`]); edges carry their validity and the memory that
@@ -8,7 +9,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use petgraph::Direction;
-use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use serde::{Deserialize, Serialize};
 
 use crate::augment::merge::normalize_name;
@@ -37,9 +38,11 @@ impl Subgraph {
 /// One entity's knowledge graph.
 #[derive(Clone, Debug, Default)]
 pub struct KnowledgeGraph {
-    graph: DiGraph<Node, Edge>,
+    graph: StableDiGraph<Node, Edge>,
     by_id: HashMap<i64, NodeIndex>,
-    by_name: HashMap<String, Vec<NodeIndex>>,
+    by_edge: HashMap<i64, EdgeIndex>,
+    /// Normalised name → the name's tokens as a space-joined needle, and its nodes.
+    by_name: HashMap<String, (String, Vec<NodeIndex>)>,
 }
 
 impl KnowledgeGraph {
@@ -47,18 +50,56 @@ impl KnowledgeGraph {
     pub fn new(nodes: Vec<Node>, edges: Vec<Edge>) -> Self {
         let mut g = Self::default();
         for n in nodes {
-            let name = normalize_name(&n.name);
-            let id = n.id;
-            let ix = g.graph.add_node(n);
-            g.by_id.insert(id, ix);
-            g.by_name.entry(name).or_default().push(ix);
+            g.upsert_node(n);
         }
         for e in edges {
-            if let (Some(&a), Some(&b)) = (g.by_id.get(&e.source), g.by_id.get(&e.target)) {
-                g.graph.add_edge(a, b, e);
-            }
+            g.upsert_edge(e);
         }
         g
+    }
+
+    /// Add a node unless its id is known (nodes do not change once written).
+    pub fn upsert_node(&mut self, n: Node) {
+        if self.by_id.contains_key(&n.id) {
+            return;
+        }
+        let name = normalize_name(&n.name);
+        let id = n.id;
+        let ix = self.graph.add_node(n);
+        self.by_id.insert(id, ix);
+        let entry = self
+            .by_name
+            .entry(name)
+            .or_insert_with_key(|name| (crate::augment::merge::tokens(name).join(" "), Vec::new()));
+        entry.1.push(ix);
+    }
+
+    /// Add an edge, or replace the one with its id (its validity changed). An edge whose nodes
+    /// are missing is skipped; returns whether the edge is in the graph.
+    pub fn upsert_edge(&mut self, e: Edge) -> bool {
+        if let Some(&ix) = self.by_edge.get(&e.id) {
+            self.graph[ix] = e;
+            return true;
+        }
+        let (Some(&a), Some(&b)) = (self.by_id.get(&e.source), self.by_id.get(&e.target)) else { return false };
+        let id = e.id;
+        let ix = self.graph.add_edge(a, b, e);
+        self.by_edge.insert(id, ix);
+        true
+    }
+
+    /// Remove the edges a memory stated (the memory was deleted).
+    pub fn remove_edges_of_memory(&mut self, memory_id: i64) {
+        let gone: Vec<(i64, EdgeIndex)> = self
+            .by_edge
+            .iter()
+            .filter(|(_, ix)| self.graph[**ix].memory_id == Some(memory_id))
+            .map(|(id, ix)| (*id, *ix))
+            .collect();
+        for (id, ix) in gone {
+            self.graph.remove_edge(ix);
+            self.by_edge.remove(&id);
+        }
     }
 
     /// Number of nodes.
@@ -85,7 +126,7 @@ impl KnowledgeGraph {
     pub fn find(&self, name: &str) -> Vec<&Node> {
         self.by_name
             .get(&normalize_name(name))
-            .map(|ixs| ixs.iter().map(|&ix| &self.graph[ix]).collect())
+            .map(|(_, ixs)| ixs.iter().map(|&ix| &self.graph[ix]).collect())
             .unwrap_or_default()
     }
 
@@ -95,24 +136,24 @@ impl KnowledgeGraph {
         let haystack = format!(" {} ", words.join(" "));
         let mut out: Vec<&Node> = self
             .by_name
-            .iter()
-            .filter(|(name, _)| {
-                let needle = crate::augment::merge::tokens(name).join(" ");
-                !needle.is_empty() && haystack.contains(&format!(" {needle} "))
-            })
+            .values()
+            .filter(|(needle, _)| !needle.is_empty() && haystack.contains(&format!(" {needle} ")))
             .flat_map(|(_, ixs)| ixs.iter().map(|&ix| &self.graph[ix]))
             .collect();
         out.sort_by_key(|n| n.id);
         out
     }
 
-    /// The edges touching a node, both ways.
+    /// The edges touching a node, both ways, by edge id.
     pub fn edges_of(&self, node_id: i64) -> Vec<&Edge> {
         let Some(&ix) = self.by_id.get(&node_id) else { return Vec::new() };
-        [Direction::Outgoing, Direction::Incoming]
+        let mut out: Vec<&Edge> = [Direction::Outgoing, Direction::Incoming]
             .into_iter()
             .flat_map(|dir| self.graph.edges_directed(ix, dir).map(|e| e.weight()))
-            .collect()
+            .collect();
+        out.sort_by_key(|e| e.id);
+        out.dedup_by_key(|e| e.id);
+        out
     }
 
     /// Everything within `depth` hops of the given nodes, following edges both ways.
@@ -216,6 +257,22 @@ mod tests {
         assert_eq!(two.nodes.len(), 4);
         assert_eq!(two.memory_ids(), [20, 10, 30]);
         assert!(g.neighbourhood(&[42], 3).nodes.is_empty());
+    }
+
+    #[test]
+    fn edges_follow_upserts_and_deleted_memories() {
+        let mut g = sample();
+        let mut moved = edge(1, 1, 2, "lives_in");
+        moved.invalidated_at = Some(chrono::DateTime::UNIX_EPOCH);
+        assert!(g.upsert_edge(moved));
+        assert_eq!(g.edge_count(), 3, "replaced, not added");
+        assert!(g.edges_of(1).iter().any(|e| e.id == 1 && e.invalidated_at.is_some()));
+        g.upsert_node(node(6, "Porto", "place"));
+        assert!(g.upsert_edge(edge(5, 1, 6, "lives_in")));
+        assert_eq!(g.find("porto")[0].id, 6);
+        g.remove_edges_of_memory(30);
+        assert_eq!(g.edges_of(4).len(), 0, "the allergy's edge went with its memory");
+        assert_eq!(g.edge_count(), 3);
     }
 
     #[test]

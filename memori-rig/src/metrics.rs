@@ -46,8 +46,10 @@ metrics! {
     memories_invalidated,
     /// Recalls served from a cached entity index.
     recall_cache_hits,
-    /// Entity indexes built from the store (first recall, or the entity's memories changed).
+    /// Entity indexes built from the store (first recall, or too much changed to apply).
     recall_index_builds,
+    /// Cached entity indexes brought up to date with what changed since they were built.
+    recall_index_updates,
     /// Agent-call captures spooled because the database did not answer (see
     /// [`crate::Config::spool_bytes`]).
     spooled,

@@ -16,6 +16,7 @@ pub(crate) mod lexical;
 pub(crate) mod rank;
 pub(crate) mod time;
 pub mod tokens;
+pub(crate) mod vectors;
 
 pub use engine::Recollection;
 

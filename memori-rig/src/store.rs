@@ -7,7 +7,8 @@
 //! [`EntityWrite`], which cannot exist without having moved the entity's memory revision on.
 //!
 //! - [`capture`]: entities, processes, sessions and messages; the memory revision.
-//! - [`memories`]: episodes, embeddings, recall candidates, operators' corrections.
+//! - [`memories`]: episodes, embeddings, operators' corrections.
+//! - [`recall`]: what recall reads: an entity's memories, and what changed since a revision.
 //! - [`augment`]: an extraction's writes (memories by key, sources, triples, invalidations).
 //! - [`graph`]: graph reads.
 //! - [`jobs`]: the durable queue.
@@ -26,6 +27,7 @@ pub(crate) mod graph;
 pub(crate) mod jobs;
 pub(crate) mod memories;
 pub(crate) mod operators;
+pub(crate) mod recall;
 pub(crate) mod settings;
 
 use std::collections::HashMap;
@@ -251,6 +253,8 @@ pub(crate) async fn begin_write(db: &Db, context: &'static str) -> Result<Databa
 /// takes one, so no writer can forget the revision.
 pub(crate) struct EntityWrite {
     txn: DatabaseTransaction,
+    /// The new memory revision of each entity touched, which the rows written are stamped with.
+    revisions: std::sync::Mutex<HashMap<EntityRow, i64>>,
 }
 
 impl EntityWrite {
@@ -266,7 +270,7 @@ impl EntityWrite {
     /// Move the revision of `entities` on inside a transaction that already read what it needed
     /// to find them (an erasure, a correction).
     pub(crate) async fn lock(txn: DatabaseTransaction, entities: impl IntoIterator<Item = EntityRow>) -> Result<Self> {
-        let w = Self { txn };
+        let w = Self { txn, revisions: std::sync::Mutex::new(HashMap::new()) };
         w.touch(entities).await?;
         Ok(w)
     }
@@ -290,7 +294,59 @@ impl EntityWrite {
                 .exec(&self.txn)
                 .await
                 .map_err(db_err("cannot bump the memory revision"))?;
+            let now: Vec<(i64, i64)> = entities::Entity::find()
+                .select_only()
+                .columns([entities::Column::Id, entities::Column::MemoryRevision])
+                .filter(entities::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&self.txn)
+                .await
+                .map_err(db_err("cannot read the memory revision"))?;
+            self.revisions().extend(now.into_iter().map(|(id, r)| (EntityRow(id), r)));
         }
+        Ok(())
+    }
+
+    fn revisions(&self) -> std::sync::MutexGuard<'_, HashMap<EntityRow, i64>> {
+        self.revisions.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The revision this transaction moved `entity` to: what the rows it writes carry.
+    pub(crate) fn revision(&self, entity: EntityRow) -> Result<i64> {
+        self.revisions().get(&entity).copied().ok_or_else(|| {
+            Error::new(ErrorKind::Internal, format!("entity row {} written without its revision moved on", entity.0))
+        })
+    }
+
+    /// Stamp memories this transaction changed (a new source, an embedding, a correction,
+    /// an invalidation) with the entity's new revision, so that recall indexes pick them up.
+    pub(crate) async fn mark_memories(&self, entity: EntityRow, ids: &[i64]) -> Result<()> {
+        let revision = self.revision(entity)?;
+        for chunk in ids.chunks(IN_LIST) {
+            entity::memories::Entity::update_many()
+                .col_expr(entity::memories::Column::Revision, sea_orm::sea_query::Expr::value(revision))
+                .filter(entity::memories::Column::EntityId.eq(entity.0))
+                .filter(entity::memories::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&self.txn)
+                .await
+                .map_err(db_err("cannot stamp changed memories"))?;
+        }
+        Ok(())
+    }
+
+    /// Record that a memory of `entity` was deleted (or, with `None`, that too much changed
+    /// to list), for recall indexes to follow.
+    pub(crate) async fn tombstone(&self, entity: EntityRow, memory_id: Option<i64>) -> Result<()> {
+        let row = entity::memory_tombstones::ActiveModel {
+            id: sea_orm::ActiveValue::NotSet,
+            entity_id: sea_orm::ActiveValue::Set(entity.0),
+            memory_id: sea_orm::ActiveValue::Set(memory_id),
+            revision: sea_orm::ActiveValue::Set(self.revision(entity)?),
+        };
+        entity::memory_tombstones::Entity::insert(row)
+            .exec_without_returning(&self.txn)
+            .await
+            .map_err(db_err("cannot record a deleted memory"))?;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ mod columns;
 mod m20261122_000001_core_schema;
 mod m20261129_000001_memory_revision;
 mod m20261206_000001_operators;
+mod m20261207_000001_recall_changes;
 
 /// All migrations, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_core_schema::Migration),
             Box::new(m20261129_000001_memory_revision::Migration),
             Box::new(m20261206_000001_operators::Migration),
+            Box::new(m20261207_000001_recall_changes::Migration),
         ]
     }
 }

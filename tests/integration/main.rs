@@ -7,6 +7,7 @@ mod dashboard_e2e;
 mod embedding_model;
 mod isolation;
 mod jobs;
+mod live_index;
 mod operators;
 mod outage;
 mod provider;

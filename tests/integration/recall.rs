@@ -21,18 +21,27 @@ backend_test!(the_cached_index_follows_writes_from_another_process, |url: String
     assert_eq!(m.snapshot().recall_index_builds, 1, "the second recall used the cached index");
     assert_eq!(m.snapshot().recall_cache_hits, 1);
 
-    // Another process writes: the reader's next recall sees it (the revision moved on).
+    // Another process writes: the reader's next recall sees it (the revision moved on), by
+    // applying what changed rather than building the index again.
     writer.capture(&Scope::new("ann", "bot", "s2")?, vec![Message::user("I collect jazz records")]).await?;
     writer.flush().await?;
     let after = reader.recall(&scope, "jazz records").await?;
     assert!(after.first().is_some_and(|r| r.memory.text.contains("jazz")), "{after:#?}");
-    assert_eq!(m.snapshot().recall_index_builds, 2);
+    assert_eq!((m.snapshot().recall_index_builds, m.snapshot().recall_index_updates), (1, 1));
 
     // Writes to another entity leave this entity's index alone.
     writer.capture(&Scope::new("bob", "bot", "s1")?, vec![Message::user("I collect jazz records too")]).await?;
     writer.flush().await?;
     reader.recall(&scope, "jazz").await?;
-    assert_eq!(m.snapshot().recall_index_builds, 2);
+    assert_eq!((m.snapshot().recall_index_builds, m.snapshot().recall_index_updates), (1, 1));
+
+    // An operator deletes a memory in the writer's process: the reader drops it too.
+    let jazz = writer.memories(&scope.entity, memori_rig::Validity::All).await?;
+    let jazz = jazz.iter().find(|x| x.text.contains("jazz")).expect("the jazz episode").id;
+    writer.delete_memory(jazz, "ops").await?;
+    let gone = reader.recall(&scope, "jazz records").await?;
+    assert!(gone.iter().all(|r| r.memory.id != jazz), "{gone:#?}");
+    assert_eq!((m.snapshot().recall_index_builds, m.snapshot().recall_index_updates), (1, 2));
     Ok(())
 });
 

@@ -132,7 +132,7 @@ backend_test!(migrations_run_once_and_reconnects_keep_data, |url: String| async 
     let again = memori(&url).await?;
     assert_eq!(again.message_count(&memori_rig::EntityId::new("erin")?).await?, 1);
     let applied = sql::scalar(&sql::connect(&url).await?, "SELECT COUNT(*) FROM seaql_migrations".into()).await?;
-    assert_eq!(applied, 3, "each migration recorded once");
+    assert_eq!(applied, 4, "each migration recorded once");
     again.shutdown().await;
     Ok(())
 });

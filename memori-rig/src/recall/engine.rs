@@ -1,14 +1,16 @@
 //! Recall as the rest of the crate calls it: one settings snapshot, the entity's memory
-//! revision, its index from the cache or the store, the query embedded, then the pure search
-//! (see [`super::index`]) on a blocking thread.
+//! revision, its index from the cache (brought up to date with what changed since, or built
+//! from the store), the query embedded, then the pure search (see [`super::index`]) on a
+//! blocking thread.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::index::{EntityIndex, Query};
-use super::{RecallRequest, block, cache, lexical, time};
+use super::cache::{self, CachedIndex};
+use super::index::{EntityIndex, IndexDelta, Query};
+use super::{RecallRequest, block, lexical, time};
 use crate::config::RecallConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::graph::KnowledgeGraph;
@@ -84,6 +86,8 @@ impl Memori {
             let filter = req.filter();
             let query =
                 Query { text: &req.query, terms: &terms, vector: query_vector.as_deref(), now, time: time.as_ref() };
+            let state = index.read();
+            let index = &state.1;
             index
                 .search(&query, &filter, &cfg, limit)
                 .into_iter()
@@ -137,27 +141,72 @@ impl Memori {
     }
 }
 
-/// The recall index of an entity: cached while the entity's memory revision holds, else
-/// built from the store (off the async runtime). `None` for an unknown entity.
-async fn entity_index(inner: &Inner, entity: &EntityId) -> Result<Option<Arc<EntityIndex>>> {
+/// Changes larger than this share of an index (or than [`REBUILD_AT_LEAST`]) are not applied
+/// one by one: the index is built again, which is then cheaper.
+const REBUILD_SHARE: usize = 4;
+const REBUILD_AT_LEAST: usize = 2_000;
+
+/// The recall index of an entity, up to date with its memory revision: the cached one as it
+/// is, brought up to date with what changed since, or built from the store when there is none
+/// (or too much changed). One task per entity updates; concurrent recalls wait for it. `None`
+/// for an unknown entity.
+async fn entity_index(inner: &Inner, entity: &EntityId) -> Result<Option<Arc<CachedIndex>>> {
     let db = &inner.db;
     let Some((row, revision)) = store::capture::memory_revision(db, entity).await? else { return Ok(None) };
     let model = inner.embedder.model_id();
-    let cache: &cache::IndexCache = &inner.cache;
-    if let Some(index) = cache.get(row.0, revision, model) {
+    let cached = inner.cache.entry(row.0, model);
+    if cached.revision() >= revision {
         Metrics::inc(&inner.metrics.recall_cache_hits);
-        return Ok(Some(index));
+        return Ok(Some(cached));
     }
-    let candidates = store::memories::candidates(db, row, model, Validity::All).await?;
-    let (nodes, edges) = store::graph::graph(db, row, Validity::All).await?;
-    let index = tokio::task::spawn_blocking(move || {
-        let (memories, vectors) = candidates.into_iter().map(|c| (c.memory, c.vector)).unzip();
-        EntityIndex::new(memories, vectors, KnowledgeGraph::new(nodes, edges))
-    })
-    .await
-    .map_err(|e| panicked("building the recall index", &e))?;
-    let index = Arc::new(index);
-    Metrics::inc(&inner.metrics.recall_index_builds);
-    cache.put(row.0, revision, model, Arc::clone(&index));
-    Ok(Some(index))
+    let guard = Arc::clone(&cached);
+    let _updating = guard.updating.lock().await;
+    let current = cached.revision();
+    if current >= revision {
+        // Another recall brought it up to date while this one waited.
+        Metrics::inc(&inner.metrics.recall_cache_hits);
+        return Ok(Some(cached));
+    }
+    let delta = if current == cache::UNBUILT {
+        None
+    } else {
+        match store::recall::changes_since(db, row, model, current).await? {
+            store::recall::Changes::Rebuild => None,
+            store::recall::Changes::Delta { memories, deleted, nodes, edges } => {
+                let delta = IndexDelta {
+                    memories: memories.into_iter().map(|c| (c.memory, c.vector)).collect(),
+                    deleted,
+                    nodes,
+                    edges,
+                };
+                let size = cached.read().1.len();
+                (delta.len() <= REBUILD_AT_LEAST.max(size / REBUILD_SHARE)).then_some(delta)
+            }
+        }
+    };
+    match delta {
+        Some(delta) => {
+            let target = Arc::clone(&cached);
+            tokio::task::spawn_blocking(move || target.apply(revision, delta))
+                .await
+                .map_err(|e| panicked("updating the recall index", &e))?;
+            Metrics::inc(&inner.metrics.recall_index_updates);
+        }
+        None => {
+            // The revision is read before the rows, so a write racing with the build can only
+            // make the next recall apply it again (applying is idempotent).
+            let candidates = store::recall::candidates(db, row, model, Validity::All).await?;
+            let (nodes, edges) = store::graph::graph(db, row, Validity::All).await?;
+            let index = tokio::task::spawn_blocking(move || {
+                let (memories, vectors) = candidates.into_iter().map(|c| (c.memory, c.vector)).unzip();
+                EntityIndex::new(memories, vectors, KnowledgeGraph::new(nodes, edges))
+            })
+            .await
+            .map_err(|e| panicked("building the recall index", &e))?;
+            cached.replace(revision, index);
+            Metrics::inc(&inner.metrics.recall_index_builds);
+        }
+    }
+    inner.cache.resized(row.0, &cached);
+    Ok(Some(cached))
 }

@@ -1,8 +1,8 @@
 //! Lexical relevance: Okapi BM25 over stemmed words.
 //!
-//! [`bm25`] scores every document (the reference, and what small candidate sets use);
-//! [`Bm25Index`] keeps postings so that a query only touches documents sharing one of its
-//! terms. Both give the same scores for the same documents.
+//! `bm25` scores every document (the reference the tests compare with); [`Bm25Index`] keeps
+//! postings so that a query only touches documents sharing one of its terms, and follows
+//! additions and removals. Both give the same scores for the same documents.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -75,55 +75,116 @@ pub(crate) fn bm25(query: &[String], docs: &[Vec<String>]) -> Vec<f64> {
         .collect()
 }
 
-/// Postings for BM25: term → (document, term frequency).
+/// Postings for BM25, by document slot: documents can be added and removed one at a time
+/// (an entity's index follows its writes), and corpus statistics (document count, average
+/// length, document frequency) always cover exactly the documents present, so scores equal a
+/// fresh build's over the same documents.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Bm25Index {
-    postings: HashMap<String, Vec<(u32, u32)>>,
-    lengths: Vec<u32>,
+    /// Term → its id.
+    ids: HashMap<String, u32>,
+    /// Postings by term id: (document slot, term frequency), unordered.
+    postings: Vec<Vec<(u32, u32)>>,
+    /// Length of each slot's document; `None` for a free slot.
+    lengths: Vec<Option<u32>>,
+    docs: usize,
     total_len: u64,
 }
 
 impl Bm25Index {
-    /// Index documents given as term lists; document `i` is `docs[i]`.
+    /// Index documents given as term lists; document `i` is slot `i`.
+    #[cfg(test)]
     pub(crate) fn new<'a>(docs: impl IntoIterator<Item = &'a [String]>) -> Self {
         let mut index = Self::default();
-        for doc in docs {
-            let id = index.lengths.len() as u32;
-            let mut tf: HashMap<&str, u32> = HashMap::new();
-            for t in doc {
-                *tf.entry(t).or_default() += 1;
-            }
-            for (t, n) in tf {
-                index.postings.entry(t.to_owned()).or_default().push((id, n));
-            }
-            index.lengths.push(doc.len() as u32);
-            index.total_len += doc.len() as u64;
+        for (slot, doc) in docs.into_iter().enumerate() {
+            index.insert(slot, doc);
         }
         index
     }
 
-    /// `(document, score)` for every document that shares a term with the query and passes
-    /// `keep`, in document order. Corpus statistics (IDF, average length) cover all documents.
-    pub(crate) fn search(&self, query: &[String], keep: impl Fn(usize) -> bool) -> Vec<(usize, f64)> {
-        if self.lengths.is_empty() {
-            return Vec::new();
+    /// Index a document in `slot` (which must be free; slots past the end are created).
+    pub(crate) fn insert(&mut self, slot: usize, doc: &[String]) {
+        if self.lengths.len() <= slot {
+            self.lengths.resize(slot + 1, None);
         }
-        let n = self.lengths.len() as f64;
-        let avg_len = self.total_len as f64 / n;
-        let mut scores: HashMap<u32, f64> = HashMap::new();
-        for t in unique(query) {
-            let Some(postings) = self.postings.get(t) else { continue };
-            let idf = idf(n, postings.len() as f64);
-            for &(doc, tf) in postings {
-                if keep(doc as usize) {
-                    *scores.entry(doc).or_default() +=
-                        term_score(idf, f64::from(tf), f64::from(self.lengths[doc as usize]), avg_len);
-                }
+        debug_assert!(self.lengths[slot].is_none(), "slot {slot} is taken");
+        let mut tf: HashMap<&str, u32> = HashMap::new();
+        for t in doc {
+            *tf.entry(t).or_default() += 1;
+        }
+        for (t, n) in tf {
+            let next = self.postings.len() as u32;
+            let id = *self.ids.entry(t.to_owned()).or_insert(next);
+            if id == next {
+                self.postings.push(Vec::new());
+            }
+            self.postings[id as usize].push((slot as u32, n));
+        }
+        self.lengths[slot] = Some(doc.len() as u32);
+        self.docs += 1;
+        self.total_len += doc.len() as u64;
+    }
+
+    /// Remove the document in `slot`; `doc` is its term list as inserted.
+    pub(crate) fn remove(&mut self, slot: usize, doc: &[String]) {
+        let Some(len) = self.lengths.get_mut(slot).and_then(Option::take) else { return };
+        let mut seen: Vec<&str> = doc.iter().map(String::as_str).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for t in seen {
+            if let Some(&id) = self.ids.get(t) {
+                self.postings[id as usize].retain(|&(d, _)| d as usize != slot);
             }
         }
-        let mut out: Vec<(usize, f64)> = scores.into_iter().map(|(d, s)| (d as usize, s)).collect();
-        out.sort_unstable_by_key(|&(d, _)| d);
-        out
+        self.docs -= 1;
+        self.total_len -= u64::from(len);
+    }
+
+    /// `(slot, score)` for every document that shares a term with the query and passes
+    /// `keep`, in slot order. `scratch` is reused between searches (one score per slot).
+    pub(crate) fn search(
+        &self,
+        query: &[String],
+        keep: impl Fn(usize) -> bool,
+        scratch: &mut Vec<f64>,
+    ) -> Vec<(usize, f64)> {
+        if self.docs == 0 {
+            return Vec::new();
+        }
+        let n = self.docs as f64;
+        let avg_len = self.total_len as f64 / n;
+        scratch.clear();
+        scratch.resize(self.lengths.len(), 0.0);
+        let mut touched: Vec<u32> = Vec::new();
+        // Terms in sorted order, as the reference adds them: each document's sum is the same.
+        for t in unique(query) {
+            let Some(&id) = self.ids.get(t) else { continue };
+            let postings = &self.postings[id as usize];
+            if postings.is_empty() {
+                continue;
+            }
+            let idf = idf(n, postings.len() as f64);
+            for &(doc, tf) in postings {
+                let d = doc as usize;
+                if !keep(d) {
+                    continue;
+                }
+                let len = f64::from(self.lengths[d].unwrap_or(0));
+                if scratch[d] == 0.0 {
+                    touched.push(doc);
+                }
+                scratch[d] += term_score(idf, f64::from(tf), len, avg_len);
+            }
+        }
+        touched.sort_unstable();
+        touched.into_iter().map(|d| (d as usize, scratch[d as usize])).collect()
+    }
+
+    /// Approximate heap size.
+    pub(crate) fn bytes(&self) -> usize {
+        self.ids.keys().map(|k| k.len() + 48).sum::<usize>()
+            + self.postings.iter().map(|p| p.capacity() * 8 + 24).sum::<usize>()
+            + self.lengths.capacity() * 8
     }
 }
 
@@ -158,11 +219,29 @@ mod tests {
         let index = Bm25Index::new(docs.iter().map(Vec::as_slice));
         let q = terms("peanut allergy coffee");
         let full = bm25(&q, &docs);
-        let sparse = index.search(&q, |_| true);
+        let mut scratch = Vec::new();
+        let sparse = index.search(&q, |_| true, &mut scratch);
         assert_eq!(sparse.iter().map(|&(d, _)| d).collect::<Vec<_>>(), [0, 1, 2]);
         for (d, s) in sparse {
             assert!((s - full[d]).abs() < 1e-12, "doc {d}: {s} vs {}", full[d]);
         }
-        assert_eq!(index.search(&q, |d| d != 1).len(), 2);
+        assert_eq!(index.search(&q, |d| d != 1, &mut scratch).len(), 2);
+    }
+
+    #[test]
+    fn removing_and_adding_documents_scores_like_a_fresh_index() {
+        let docs = docs();
+        let mut index = Bm25Index::new(docs.iter().map(Vec::as_slice));
+        index.remove(1, &docs[1]);
+        index.insert(4, &terms("peanuts again, peanuts everywhere"));
+        let kept: Vec<Vec<String>> =
+            vec![docs[0].clone(), docs[2].clone(), docs[3].clone(), terms("peanuts again, peanuts everywhere")];
+        let q = terms("peanuts coffee");
+        let fresh = bm25(&q, &kept);
+        let got = index.search(&q, |_| true, &mut Vec::new());
+        assert_eq!(got.iter().map(|&(d, _)| d).collect::<Vec<_>>(), [0, 2, 4]);
+        for ((_, s), want) in got.iter().zip([fresh[0], fresh[1], fresh[3]]) {
+            assert!((s - want).abs() < 1e-12, "{s} vs {want}");
+        }
     }
 }

@@ -154,15 +154,17 @@ pub(crate) fn score(e: &Evidence, f: &Factors, q: &QueryContext<'_>, cfg: &Recal
     (score, explanation)
 }
 
-/// Sort scored candidates best first and keep `limit` of them, skipping a candidate whose
-/// source messages are all covered by better ones (it would only repeat them).
+/// Sort scored candidates best first (ties to the smaller `order`, the memory id) and keep
+/// `limit` of them, skipping a candidate whose source messages are all covered by better ones
+/// (it would only repeat them).
 pub(crate) fn select<'s>(
     mut scored: Vec<Scored>,
     sources: impl Fn(usize) -> &'s [i64],
+    order: impl Fn(usize) -> i64,
     limit: usize,
     min_score: f64,
 ) -> Vec<Scored> {
-    scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(order(a.index).cmp(&order(b.index))));
     let mut covered: HashSet<i64> = HashSet::new();
     let mut out = Vec::with_capacity(limit.min(scored.len()));
     for s in scored {
@@ -221,7 +223,7 @@ pub(crate) fn rank(
             Some(Scored { index: i, score, explanation })
         })
         .collect();
-    select(scored, |i| docs[i].sources, limit, cfg.min_score)
+    select(scored, |i| docs[i].sources, |i| i as i64, limit, cfg.min_score)
 }
 
 #[cfg(test)]

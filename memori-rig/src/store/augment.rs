@@ -116,6 +116,7 @@ pub(crate) async fn apply(
         if let Some(triple) = &item.triple {
             applied.invalidated += add_triple(&w, &row, triple, now).await?;
         }
+        w.mark_memories(item.memory.entity, &[row.id]).await?;
     }
     for (session, text) in summaries {
         sessions::Entity::update_many()
@@ -159,7 +160,8 @@ async fn resolve_memory(w: &EntityWrite, m: &NewMemory, now: i64) -> Result<(mem
             None => {
                 // Another worker may insert the same key at the same moment: insert unless
                 // present, then read back. A row without sources yet is one just created.
-                super::insert_unless_present(db, m.row(&key, 0, now), &MEMORY_KEY, "cannot store memory").await?;
+                let row = m.row(&key, 0, now, w.revision(m.entity)?);
+                super::insert_unless_present(db, row, &MEMORY_KEY, "cannot store memory").await?;
                 // A locking read sees a row another transaction committed after this one's
                 // snapshot (MySQL's REPEATABLE READ); SQLite has one writer and ignores it.
                 let row = memories::Entity::find()
@@ -287,6 +289,7 @@ async fn add_triple(w: &EntityWrite, row: &memories::Model, t: &Triple, now: i64
         invalidated_at: Set(row.invalidated_at),
         created_at: Set(now),
         dedup_key: Set(key),
+        revision: Set(w.revision(entity)?),
     };
     let key = [kg_edges::Column::EntityId, kg_edges::Column::DedupKey];
     super::insert_unless_present(w.txn(), edge, &key, "cannot store graph edge").await?;
@@ -320,11 +323,11 @@ async fn add_triple(w: &EntityWrite, row: &memories::Model, t: &Triple, now: i64
             continue;
         }
         if edge.valid_from <= row.valid_from {
-            invalidate(w, old_memory, row.valid_from, row.id).await?;
+            invalidate(w, entity, old_memory, row.valid_from, row.id).await?;
             invalidated += 1;
         } else {
             // The stored statement is newer (histories can be imported out of order).
-            invalidate(w, row.id, edge.valid_from, old_memory).await?;
+            invalidate(w, entity, row.id, edge.valid_from, old_memory).await?;
             return Ok(invalidated + 1);
         }
     }
@@ -332,18 +335,21 @@ async fn add_triple(w: &EntityWrite, row: &memories::Model, t: &Triple, now: i64
 }
 
 /// Mark a memory and its edges invalid from `at`, because of memory `by`.
-async fn invalidate(w: &EntityWrite, memory_id: i64, at: i64, by: i64) -> Result<()> {
+async fn invalidate(w: &EntityWrite, entity: EntityRow, memory_id: i64, at: i64, by: i64) -> Result<()> {
     let db = w.txn();
+    let revision = w.revision(entity)?;
     use sea_orm::sea_query::Expr;
     memories::Entity::update_many()
         .col_expr(memories::Column::InvalidatedAt, Expr::value(at))
         .col_expr(memories::Column::InvalidatedBy, Expr::value(by))
+        .col_expr(memories::Column::Revision, Expr::value(revision))
         .filter(memories::Column::Id.eq(memory_id))
         .exec(db)
         .await
         .map_err(db_err("cannot invalidate memory"))?;
     kg_edges::Entity::update_many()
         .col_expr(kg_edges::Column::InvalidatedAt, Expr::value(at))
+        .col_expr(kg_edges::Column::Revision, Expr::value(revision))
         .filter(kg_edges::Column::MemoryId.eq(memory_id))
         .exec(db)
         .await

@@ -7,7 +7,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 
 use super::browse::{MessageEntry, message_rows};
 use super::entity::{
-    embeddings, entities, jobs, kg_edges, kg_nodes, memories, memory_sources, messages, processes, sessions,
+    embeddings, entities, jobs, kg_edges, kg_nodes, memories, memory_sources, memory_tombstones, messages, processes,
+    sessions,
 };
 use super::{Db, EntityRow, EntityWrite, db_err};
 use crate::error::{Error, ErrorKind, Result};
@@ -15,7 +16,7 @@ use crate::model::JobInfo;
 
 /// The tables holding end-user data, each with its `entity_id` column, in the order an
 /// erasure receipt lists them.
-const ENTITY_TABLES: [&str; 8] = [
+const ENTITY_TABLES: [&str; 9] = [
     "memori_sessions",
     "memori_messages",
     "memori_memories",
@@ -24,6 +25,7 @@ const ENTITY_TABLES: [&str; 8] = [
     "memori_kg_nodes",
     "memori_kg_edges",
     "memori_jobs",
+    "memori_memory_tombstones",
 ];
 
 async fn count_of<E, C>(db: &C, col: impl ColumnTrait, entity_row: i64) -> Result<u64>
@@ -47,18 +49,20 @@ async fn count_rows<C: ConnectionTrait>(db: &C, entity_row: i64) -> Result<BTree
         count_of::<kg_nodes::Entity, _>(db, kg_nodes::Column::EntityId, entity_row).await?,
         count_of::<kg_edges::Entity, _>(db, kg_edges::Column::EntityId, entity_row).await?,
         count_of::<jobs::Entity, _>(db, jobs::Column::EntityId, entity_row).await?,
+        count_of::<memory_tombstones::Entity, _>(db, memory_tombstones::Column::EntityId, entity_row).await?,
     ];
     Ok(ENTITY_TABLES.iter().map(|t| (*t).to_owned()).zip(counts).collect())
 }
 
 /// Erase an entity and everything it owns in one transaction; the audit record holds the
 /// entity's row id (meaningless once the row is gone) and counts, never the external id.
-/// Returns the audit record id and the counts removed per table, or `None` when unknown.
+/// Returns the entity's former row, the audit record id and the counts removed per table, or
+/// `None` when unknown.
 pub(crate) async fn erase_entity(
     db: &Db,
     external_id: &str,
     actor: &str,
-) -> Result<Option<(i64, BTreeMap<String, u64>)>> {
+) -> Result<Option<(EntityRow, i64, BTreeMap<String, u64>)>> {
     let txn = super::begin_write(db, "cannot begin erasure").await?;
     let Some(row): Option<i64> = entities::Entity::find()
         .select_only()
@@ -94,7 +98,7 @@ pub(crate) async fn erase_entity(
     )
     .await?;
     w.commit("cannot commit erasure").await?;
-    Ok(Some((audit_id, removed)))
+    Ok(Some((EntityRow(row), audit_id, removed)))
 }
 
 /// An embedding in an export.
@@ -209,7 +213,12 @@ pub(crate) async fn apply_retention(
                 .await
                 .map_err(db_err("cannot plan retention"))?,
         );
-        w.touch(touched.into_iter().map(EntityRow)).await?;
+        let touched: Vec<EntityRow> = touched.into_iter().map(EntityRow).collect();
+        w.touch(touched.iter().copied()).await?;
+        // Deleted messages take source links with them, so much can change: indexes rebuild.
+        for entity in touched {
+            w.tombstone(entity, None).await?;
+        }
         let n = memories::Entity::delete_many().filter(mem_cond).exec(txn).await.map_err(db_err("retention"))?;
         *removed.entry("memori_memories".into()).or_default() += n.rows_affected;
         let n = messages::Entity::delete_many().filter(msg_cond).exec(txn).await.map_err(db_err("retention"))?;

@@ -104,6 +104,23 @@ pub mod memories {
         pub invalidated_at: Option<i64>,
         pub invalidated_by: Option<i64>,
         pub dedup_key: String,
+        /// The entity's memory revision of the transaction that last wrote this row.
+        pub revision: i64,
+    }
+    no_relations!();
+}
+
+pub mod memory_tombstones {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memori_memory_tombstones")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub entity_id: i64,
+        /// The memory deleted; `None`: too much changed at this revision, rebuild.
+        pub memory_id: Option<i64>,
+        pub revision: i64,
     }
     no_relations!();
 }
@@ -171,6 +188,8 @@ pub mod kg_edges {
         pub invalidated_at: Option<i64>,
         pub created_at: i64,
         pub dedup_key: String,
+        /// The entity's memory revision of the transaction that last wrote this row.
+        pub revision: i64,
     }
     no_relations!();
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::entity::{kg_edges, kg_nodes};
-use super::{EntityRow, db_err, from_ms};
+use super::{EntityRow, db_err};
 use crate::error::Result;
 use crate::graph::{Edge, Node};
 use crate::model::Validity;
@@ -46,20 +46,7 @@ pub(crate) async fn graph<C: ConnectionTrait>(
     if !validity.includes_invalidated() {
         q = q.filter(kg_edges::Column::InvalidatedAt.is_null());
     }
-    let edges = q
-        .all(db)
-        .await
-        .map_err(db_err("cannot read graph edges"))?
-        .into_iter()
-        .map(|e| Edge {
-            id: e.id,
-            source: e.source_id,
-            target: e.target_id,
-            predicate: e.predicate,
-            memory_id: e.memory_id,
-            valid_from: from_ms(e.valid_from),
-            invalidated_at: e.invalidated_at.map(from_ms),
-        })
-        .collect();
+    let edges =
+        q.all(db).await.map_err(db_err("cannot read graph edges"))?.into_iter().map(super::recall::edge).collect();
     Ok((nodes, edges))
 }

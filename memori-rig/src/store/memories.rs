@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
 
-use super::entity::{embeddings, memories, memory_sources, messages, processes, sessions};
-use super::{Db, EntityRow, EntityWrite, IN_LIST, ProcessRow, SessionRow, db_err, from_ms, ms};
+use super::entity::{embeddings, memories, memory_sources, messages};
+use super::{Db, EntityRow, EntityWrite, IN_LIST, ProcessRow, SessionRow, db_err, ms};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{EntityStats, Memory, MemoryKind, SourceRef, Validity};
+use crate::model::{EntityStats, MemoryKind};
 
 /// A memory to write.
 #[derive(Clone, Debug)]
@@ -32,8 +32,9 @@ pub(crate) struct NewMemory {
 }
 
 impl NewMemory {
-    /// The row for this memory under `key` with `mention_count` mentions.
-    pub(crate) fn row(&self, key: &str, mention_count: i32, now: i64) -> memories::ActiveModel {
+    /// The row for this memory under `key` with `mention_count` mentions, written at the
+    /// entity's memory `revision`.
+    pub(crate) fn row(&self, key: &str, mention_count: i32, now: i64, revision: i64) -> memories::ActiveModel {
         memories::ActiveModel {
             id: NotSet,
             entity_id: Set(self.entity.0),
@@ -51,6 +52,7 @@ impl NewMemory {
             invalidated_at: Set(None),
             invalidated_by: Set(None),
             dedup_key: Set(key.to_owned()),
+            revision: Set(revision),
         }
     }
 }
@@ -81,7 +83,8 @@ pub(crate) async fn upsert_memories(db: &Db, items: &[NewMemory]) -> Result<Vec<
     let now = ms(Utc::now());
     let mut out = Vec::with_capacity(items.len());
     for m in items {
-        super::insert_unless_present(w.txn(), m.row(&m.dedup_key, 1, now), &MEMORY_KEY, "cannot store memory").await?;
+        let row = m.row(&m.dedup_key, 1, now, w.revision(m.entity)?);
+        super::insert_unless_present(w.txn(), row, &MEMORY_KEY, "cannot store memory").await?;
         let id: i64 = memories::Entity::find()
             .select_only()
             .column(memories::Column::Id)
@@ -95,6 +98,7 @@ pub(crate) async fn upsert_memories(db: &Db, items: &[NewMemory]) -> Result<Vec<
         for &message_id in &m.source_message_ids {
             link_source(&w, id, message_id, m.entity).await?;
         }
+        w.mark_memories(m.entity, &[id]).await?;
         out.push(id);
     }
     w.commit("cannot commit memories").await?;
@@ -167,6 +171,7 @@ pub(crate) async fn insert_embeddings(db: &Db, model: &str, rows: &[EmbeddingRow
     let w = EntityWrite::begin(db, rows.iter().map(|r| r.entity), "cannot begin embedding write").await?;
     for r in rows {
         insert_embedding(&w, r, model, now).await?;
+        w.mark_memories(r.entity, &[r.memory_id]).await?;
     }
     w.commit("cannot commit embeddings").await
 }
@@ -184,97 +189,6 @@ pub(crate) async fn insert_embedding(w: &EntityWrite, r: &EmbeddingRow, model: &
     let key = [embeddings::Column::MemoryId, embeddings::Column::Model];
     super::insert_unless_present(w.txn(), row, &key, "cannot store embedding").await?;
     Ok(())
-}
-
-/// A recall candidate: a memory with its embedding (if any) for the given model.
-#[derive(Clone, Debug)]
-pub(crate) struct Candidate {
-    pub(crate) memory: Memory,
-    pub(crate) vector: Option<Vec<f32>>,
-}
-
-/// The memories of one entity, oldest first, with embeddings from `model` and source
-/// references: the current ones, or every memory ever stored with [`Validity::All`].
-pub(crate) async fn candidates(db: &Db, entity: EntityRow, model: &str, validity: Validity) -> Result<Vec<Candidate>> {
-    let mut q = memories::Entity::find().filter(memories::Column::EntityId.eq(entity.0));
-    if !validity.includes_invalidated() {
-        q = q.filter(memories::Column::InvalidatedAt.is_null());
-    }
-    let rows = q.order_by_asc(memories::Column::Id).all(db).await.map_err(db_err("cannot read memories"))?;
-
-    let vectors: HashMap<i64, Vec<f32>> = embeddings::Entity::find()
-        .select_only()
-        .columns([embeddings::Column::MemoryId, embeddings::Column::Vector])
-        .filter(embeddings::Column::EntityId.eq(entity.0))
-        .filter(embeddings::Column::Model.eq(model))
-        .into_tuple::<(i64, Vec<u8>)>()
-        .all(db)
-        .await
-        .map_err(db_err("cannot read embeddings"))?
-        .into_iter()
-        .map(|(id, bytes)| (id, super::decode_vector(&bytes)))
-        .collect();
-
-    let mut sources: HashMap<i64, Vec<SourceRef>> = HashMap::new();
-    let source_rows: Vec<(i64, i64, Option<String>, String)> = memory_sources::Entity::find()
-        .select_only()
-        .column(memory_sources::Column::MemoryId)
-        .column(memory_sources::Column::MessageId)
-        .column_as(messages::Column::ExternalId, "external_id")
-        .column_as(messages::Column::Fingerprint, "fingerprint")
-        .join(
-            sea_orm::JoinType::InnerJoin,
-            memory_sources::Entity::belongs_to(messages::Entity)
-                .from(memory_sources::Column::MessageId)
-                .to(messages::Column::Id)
-                .into(),
-        )
-        .filter(memory_sources::Column::EntityId.eq(entity.0))
-        .order_by_asc(memory_sources::Column::MessageId)
-        .into_tuple()
-        .all(db)
-        .await
-        .map_err(db_err("cannot read memory sources"))?;
-    for (memory_id, message_id, external_id, fingerprint) in source_rows {
-        sources.entry(memory_id).or_default().push(SourceRef { message_id, external_id, fingerprint });
-    }
-
-    let session_names = super::external_ids::<sessions::Entity, _>(
-        db,
-        (sessions::Column::Id, sessions::Column::ExternalId),
-        rows.iter().filter_map(|r| r.session_id),
-    )
-    .await?;
-    let process_names = super::external_ids::<processes::Entity, _>(
-        db,
-        (processes::Column::Id, processes::Column::ExternalId),
-        rows.iter().filter_map(|r| r.process_id),
-    )
-    .await?;
-
-    Ok(rows
-        .into_iter()
-        .map(|r| Candidate {
-            vector: vectors.get(&r.id).cloned(),
-            memory: Memory {
-                id: r.id,
-                kind: MemoryKind::parse(&r.kind).unwrap_or(MemoryKind::Fact),
-                text: r.text,
-                importance: r.importance,
-                confidence: r.confidence,
-                mention_count: r.mention_count,
-                created_at: from_ms(r.created_at),
-                last_seen_at: from_ms(r.last_seen_at),
-                valid_from: from_ms(r.valid_from),
-                referred_at: r.referred_at.map(from_ms),
-                invalidated_at: r.invalidated_at.map(from_ms),
-                invalidated_by: r.invalidated_by,
-                session: r.session_id.and_then(|s| session_names.get(&s).cloned()),
-                process: r.process_id.and_then(|p| process_names.get(&p).cloned()),
-                sources: sources.remove(&r.id).unwrap_or_default(),
-            },
-        })
-        .collect())
 }
 
 /// Row counts of an entity's data (for receipts, tests and the CLI).
@@ -358,6 +272,7 @@ pub(crate) async fn update_memory(db: &Db, memory_id: i64, update: MemoryUpdate,
     }
     if !changed.is_empty() {
         memories::Entity::update(am).exec(w.txn()).await.map_err(db_err("cannot update memory"))?;
+        w.mark_memories(EntityRow(row.entity_id), &[memory_id]).await?;
     }
     if let (Some((model, vector)), true) = (update.embedding, changed.contains(&"text")) {
         embeddings::Entity::delete_many()
@@ -398,6 +313,7 @@ pub(crate) async fn delete_memory(db: &Db, memory_id: i64, actor: &str) -> Resul
     };
     let w = EntityWrite::lock(txn, [EntityRow(entity)]).await?;
     memories::Entity::delete_by_id(memory_id).exec(w.txn()).await.map_err(db_err("cannot delete memory"))?;
+    w.tombstone(EntityRow(entity), Some(memory_id)).await?;
     let target = Some(memory_id.to_string());
     super::audit::record(w.txn(), actor, "memory.delete", "memory", target, serde_json::json!({})).await?;
     w.commit("cannot commit memory delete").await?;
