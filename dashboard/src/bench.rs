@@ -157,10 +157,21 @@ fn bench_embedder() -> anyhow::Result<Arc<dyn Embedder>> {
     Ok(Arc::new(BenchEmbedder { real, hash: HashEmbedder::new(384) }))
 }
 
+/// Where the bench stores live: `MEMORI_BENCH_DIR` (kept afterwards, for a look with
+/// `sqlite3`), else a temporary directory removed at the end.
 fn bench_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("memori-bench-{}", std::process::id()));
+    let dir = match std::env::var_os("MEMORI_BENCH_DIR") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::env::temp_dir().join(format!("memori-bench-{}", std::process::id())),
+    };
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+fn remove_bench_dir(dir: &std::path::Path) {
+    if std::env::var_os("MEMORI_BENCH_DIR").is_none() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 fn p95(mut v: Vec<f64>) -> f64 {
@@ -222,7 +233,7 @@ pub(crate) async fn run_live(sizes: &[usize], queries: usize) -> anyhow::Result<
         memori.shutdown().await;
     }
     println!("(capture: p95 of what the hook's capture adds to an agent call)");
-    let _ = std::fs::remove_dir_all(&dir);
+    remove_bench_dir(&dir);
     Ok(())
 }
 
@@ -284,6 +295,6 @@ pub(crate) async fn run(sizes: &[usize], entities: usize, per_entity: usize, que
         println!("capture per agent call (2 messages, one transaction): {}", summary(capture));
         memori.shutdown().await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    remove_bench_dir(&dir);
     Ok(())
 }

@@ -97,9 +97,12 @@ impl MemoriBuilder {
         }
         let embedder = match self.embedder {
             Some(e) => e,
-            None => default_embedder()?,
+            None => default_embedder(&self.config)?,
         };
         let extractor = self.extractor.unwrap_or_else(|| Arc::new(OfflineExtractor));
+        // Load the tokenizer's ranks now (about 150 ms, once per process), not on the first
+        // agent call, where every concurrent call would wait for it.
+        drop(tokio::task::spawn_blocking(|| recall::tokens::count("")));
         let config = self.config;
         let signals = Arc::new(Signals::default());
         let metrics = Arc::new(Metrics::default());
@@ -147,11 +150,11 @@ impl MemoriBuilder {
 }
 
 #[cfg(feature = "fastembed")]
-fn default_embedder() -> Result<Arc<dyn Embedder>> {
-    Ok(Arc::new(crate::embed::FastEmbedder::from_cache()?))
+fn default_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
+    Ok(Arc::new(crate::embed::FastEmbedder::from_cache_with_threads(config.embedder_threads)?))
 }
 
 #[cfg(not(feature = "fastembed"))]
-fn default_embedder() -> Result<Arc<dyn Embedder>> {
+fn default_embedder(_config: &Config) -> Result<Arc<dyn Embedder>> {
     Err(Error::invalid_input("no embedder: enable the `fastembed` feature or call embedder(..)"))
 }

@@ -1,13 +1,15 @@
 //! Capture: store an exchange's messages and enqueue their augmentation, in one transaction.
 //!
 //! [`Memori::capture`] and friends return the store's answer to the caller. The agent path
-//! ([`Memori::capture_logged`], which the rig adapter uses) never fails the call: an exchange
-//! the database does not take goes to the [`spool`] and is written once it answers.
+//! ([`Memori::capture_logged`], which the rig adapter uses) never fails the call: by default it
+//! hands the exchange to the background writer (the [`spool`]'s drain), and an exchange the
+//! database does not take waits in the spool until it answers.
 
 pub(crate) mod spool;
 
 use chrono::Utc;
 
+use crate::config::CaptureMode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::Metrics;
 use crate::model::{CaptureReceipt, Message};
@@ -73,12 +75,14 @@ impl Memori {
         Ok(receipt)
     }
 
-    /// Capture on behalf of an agent call; never fails the call. Bounded by
-    /// [`crate::Config::capture_timeout`]. When the database does not answer, the exchange is
-    /// spooled (up to [`crate::Config::spool_bytes`]) and written once it does; `None` then,
-    /// and when the exchange is lost (a full spool, or invalid input), which is logged and
-    /// counted in [`crate::MetricsSnapshot::spool_dropped`] or
-    /// [`crate::MetricsSnapshot::capture_failures`].
+    /// Capture on behalf of an agent call; never fails the call. With
+    /// [`crate::CaptureMode::Background`] (the default) the exchange is handed to the
+    /// background writer and `None` is returned at once. With `Inline` it is written before
+    /// this returns, bounded by [`crate::Config::capture_timeout`], and the receipt returned;
+    /// when the database does not answer, the exchange is spooled (up to
+    /// [`crate::Config::spool_bytes`]) and written once it does. An exchange that is lost (a
+    /// full spool, or invalid input) is logged and counted in
+    /// [`crate::MetricsSnapshot::spool_dropped`] or [`crate::MetricsSnapshot::capture_failures`].
     pub async fn capture_logged(&self, scope: &Scope, messages: Vec<Message>) -> Option<CaptureReceipt> {
         if messages.is_empty() {
             return None;
@@ -89,14 +93,34 @@ impl Memori {
             .into_iter()
             .enumerate()
             .map(|(i, mut m)| {
-                // The time it was said, not the time a spooled copy is finally written.
+                // The time it was said, not the time a queued copy is finally written.
                 m.said_at.get_or_insert(now);
                 (m, format!("run:{run}:{i}"))
             })
             .collect();
-        if !self.inner.spool.is_empty() {
+        let spool = &self.inner.spool;
+        if self.inner.config.capture == CaptureMode::Background && spool.enabled() {
+            // Refuse what the writer would refuse, now, where the caller's logs show it.
+            if let Err(e) = validate(keyed.clone(), Some(&run)) {
+                Metrics::inc(&self.inner.metrics.capture_failures);
+                tracing::error!(error = %e, kind = ?e.kind(), "memori capture refused; this exchange was not stored");
+                return None;
+            }
+            let batch = spool::Batch::new(scope, keyed, Some(run));
+            let waiting = spool.is_failing();
+            if self.spool(if waiting { batch.waiting() } else { batch }) {
+                Metrics::inc(&self.inner.metrics.captures_queued);
+                if waiting {
+                    Metrics::inc(&self.inner.metrics.spooled);
+                }
+            }
+            return None;
+        }
+        if !spool.is_empty() {
             // Behind what is spooled already, so a session's messages keep their order.
-            self.spool(spool::Batch::new(scope, keyed, Some(run)));
+            if self.spool(spool::Batch::new(scope, keyed, Some(run)).waiting()) {
+                Metrics::inc(&self.inner.metrics.spooled);
+            }
             return None;
         }
         let timeout = self.inner.config.capture_timeout;
@@ -106,9 +130,11 @@ impl Memori {
             Ok(Err(e)) => e,
             Err(_) => Error::new(ErrorKind::Timeout, format!("capture took longer than {timeout:?}")),
         };
-        if spool::is_transient(&error) {
+        if spool::is_transient(&error) && spool.enabled() {
             tracing::warn!(error = %error, kind = ?error.kind(), "memori capture failed; spooling the exchange");
-            self.spool(spool::Batch::new(scope, keyed, Some(run)));
+            if self.spool(spool::Batch::new(scope, keyed, Some(run)).waiting()) {
+                Metrics::inc(&self.inner.metrics.spooled);
+            }
         } else {
             Metrics::inc(&self.inner.metrics.capture_failures);
             tracing::error!(error = %error, kind = ?error.kind(), "memori capture failed; this exchange was not stored");
@@ -116,12 +142,14 @@ impl Memori {
         None
     }
 
-    fn spool(&self, batch: spool::Batch) {
+    /// Put a batch in the spool; `false` (logged and counted) when it cannot take it.
+    fn spool(&self, batch: spool::Batch) -> bool {
         match self.inner.spool.push(batch) {
-            Ok(()) => Metrics::inc(&self.inner.metrics.spooled),
+            Ok(()) => true,
             Err(refused) => {
                 Metrics::inc(&self.inner.metrics.spool_dropped);
                 tracing::error!(reason = %refused, "memori cannot spool a capture; this exchange was not stored");
+                false
             }
         }
     }

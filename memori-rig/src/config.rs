@@ -21,6 +21,22 @@ pub enum FailureMode {
     Closed,
 }
 
+/// When an agent call's exchange is written (see the README, "Capture on the call path").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureMode {
+    /// Handed to a background writer that stores exchanges in order, several per transaction
+    /// (default): the call pays microseconds. An exchange is in memory until written, usually
+    /// within milliseconds; a process that dies before then loses it, unless
+    /// [`Config::spool_dir`] is set, which keeps every waiting exchange on disk.
+    /// [`crate::Memori::flush`] and [`crate::Memori::shutdown`] wait for the writer.
+    #[default]
+    Background,
+    /// Written before the call returns (one transaction, bounded by [`Config::capture_timeout`];
+    /// an exchange the database does not take is spooled).
+    Inline,
+}
+
 /// Everything [`crate::Memori`] can be tuned with.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -40,7 +56,16 @@ pub struct Config {
     pub augment: AugmentConfig,
     /// Longest a recall made on behalf of an agent call may take before it is abandoned.
     pub recall_timeout: Duration,
-    /// Longest a capture made on behalf of an agent call may take before it is abandoned.
+    /// Longest a recall waits for its query's embedding (default 250 ms). When the model is
+    /// busy beyond that (more concurrent recalls than the machine can embed), recall goes on
+    /// with its lexical and graph sources only, counted in
+    /// [`crate::MetricsSnapshot::recall_vector_skipped`], instead of running into
+    /// [`Config::recall_timeout`]. Lower it for tight latency targets.
+    pub query_embedding_budget: Duration,
+    /// When an agent call's exchange is written: by a background writer (default) or before
+    /// the call returns.
+    pub capture: CaptureMode,
+    /// Longest one capture write may take before it is abandoned (and spooled).
     pub capture_timeout: Duration,
     /// Memory for entity indexes kept between recalls, in bytes (default 512 MiB; 0 reads the
     /// store on every recall). An entity with 10,000 memories takes about 20 MB.
@@ -48,11 +73,15 @@ pub struct Config {
     /// How often recall checks the settings table for a newer version saved by any process
     /// (default 1 s).
     pub settings_refresh: Duration,
-    /// Most bytes of agent-call captures kept while the database does not answer (default
-    /// 64 MiB, counted as JSON; 0 turns spooling off). Spooled captures are written, in order
-    /// and exactly once, when the database answers again; beyond the limit a capture is lost,
-    /// logged and counted in [`crate::Metrics::spool_dropped`].
+    /// Most bytes of agent-call captures waiting to be written: for the background writer, and
+    /// while the database does not answer (default 64 MiB, counted as JSON; 0 turns the spool
+    /// off and writes every capture inline). Waiting captures are written, in order and exactly
+    /// once, when the database answers; beyond the limit a capture is lost, logged and counted
+    /// in [`crate::MetricsSnapshot::spool_dropped`].
     pub spool_bytes: usize,
+    /// ONNX Runtime threads per model run of the default local embedder (default 0: one per
+    /// core, at most four). Fewer leave cores to the rest of the application.
+    pub embedder_threads: usize,
     /// Keep the spool in this directory as well as in memory, so that captures spooled by a
     /// process that exits during an outage are written by the next one started with the same
     /// directory (default: memory only). One directory per process.
@@ -69,10 +98,13 @@ impl Default for Config {
             jobs: JobConfig::default(),
             augment: AugmentConfig::default(),
             recall_timeout: Duration::from_secs(2),
+            query_embedding_budget: Duration::from_millis(250),
+            capture: CaptureMode::Background,
             capture_timeout: Duration::from_secs(5),
             recall_cache_bytes: 512 * 1024 * 1024,
             settings_refresh: Duration::from_secs(1),
             spool_bytes: 64 * 1024 * 1024,
+            embedder_threads: 0,
             spool_dir: None,
         }
     }

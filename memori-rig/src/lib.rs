@@ -70,8 +70,8 @@ use std::sync::{Arc, Mutex};
 pub use augment::{Extractor, OfflineExtractor};
 pub use builder::MemoriBuilder;
 pub use config::{
-    AugmentConfig, Config, ExtractionSettings, ExtractorChoice, FailureMode, Fusion, JobConfig, RecallConfig,
-    RetentionPolicy, Settings,
+    AugmentConfig, CaptureMode, Config, ExtractionSettings, ExtractorChoice, FailureMode, Fusion, JobConfig,
+    RecallConfig, RetentionPolicy, Settings,
 };
 pub use embed::Embedder;
 pub use error::{Error, ErrorKind, Result};
@@ -165,8 +165,10 @@ impl Memori {
         &self.inner.metrics
     }
 
-    /// Stop the workers and the spool drain of this process and wait for them (a job in
-    /// progress finishes or, if interrupted, is taken over after its lease).
+    /// Stop the workers and the capture writer of this process and wait for them: captures
+    /// waiting for the writer are written first (within [`Config::capture_timeout`] if the
+    /// database does not answer), a job in progress finishes or, if interrupted, is taken over
+    /// after its lease.
     pub async fn shutdown(&self) {
         self.inner.signals.shutdown.cancel();
         let tasks: Vec<_> = match self.inner.tasks.lock() {

@@ -44,16 +44,21 @@ metrics! {
     memories_reinforced,
     /// Memories invalidated by a contradicting statement.
     memories_invalidated,
+    /// Recalls that went on without their query's embedding because the model was busy
+    /// beyond [`crate::Config::query_embedding_budget`].
+    recall_vector_skipped,
     /// Recalls served from a cached entity index.
     recall_cache_hits,
     /// Entity indexes built from the store (first recall, or too much changed to apply).
     recall_index_builds,
     /// Cached entity indexes brought up to date with what changed since they were built.
     recall_index_updates,
-    /// Agent-call captures spooled because the database did not answer (see
+    /// Agent-call captures handed to the background writer (see [`crate::CaptureMode`]).
+    captures_queued,
+    /// Agent-call captures that had to wait because the database did not answer (see
     /// [`crate::Config::spool_bytes`]).
     spooled,
-    /// Spooled captures written once the database answered again.
+    /// Captures that had waited for the database, written once it answered again.
     spool_written,
     /// Captures lost to memory: refused by a full spool, or refused by the database when
     /// written from the spool. Each is logged as an error.

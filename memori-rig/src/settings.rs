@@ -33,6 +33,9 @@ pub(crate) struct SettingsCache {
     refresh: Duration,
     /// What applies while nothing was saved: the builder's recall configuration.
     defaults: Arc<RecallConfig>,
+    /// Held by the one caller reading the settings table; the others use what is cached (or,
+    /// before the first read, wait for it) instead of all asking the database at once.
+    reading: tokio::sync::Mutex<()>,
 }
 
 fn poisoned() -> Error {
@@ -44,20 +47,41 @@ impl SettingsCache {
         let defaults = Arc::new(defaults);
         let snapshot =
             SettingsSnapshot { version: 0, recall: Arc::clone(&defaults), extractor: ExtractorChoice::default() };
-        Self { cached: RwLock::new(Cached { snapshot, checked: None }), refresh, defaults }
+        Self {
+            cached: RwLock::new(Cached { snapshot, checked: None }),
+            refresh,
+            defaults,
+            reading: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// The settings in effect: the cached ones while younger than the refresh interval, else
     /// re-read when the settings table has a newer version. A saved version that does not
     /// parse or validate is skipped with a warning and the previous one stays in effect.
     pub(crate) async fn current(&self, db: &Db) -> Result<SettingsSnapshot> {
-        let (snapshot, fresh) = {
+        let cached = || -> Result<(SettingsSnapshot, Option<Instant>)> {
             let c = self.cached.read().map_err(|_| poisoned())?;
-            (c.snapshot.clone(), c.checked.is_some_and(|t| t.elapsed() < self.refresh))
+            Ok((c.snapshot.clone(), c.checked))
         };
-        if fresh {
+        let (snapshot, checked) = cached()?;
+        if checked.is_some_and(|t| t.elapsed() < self.refresh) {
             return Ok(snapshot);
         }
+        let _reading = match (checked, self.reading.try_lock()) {
+            (_, Ok(guard)) => guard,
+            // Someone is reading already: what is cached will do for this call.
+            (Some(_), Err(_)) => return Ok(snapshot),
+            // Never read yet: wait for the first read rather than use the builder's defaults.
+            (None, Err(_)) => {
+                let guard = self.reading.lock().await;
+                let (snapshot, checked) = cached()?;
+                if checked.is_some() {
+                    return Ok(snapshot);
+                }
+                guard
+            }
+        };
+        let (snapshot, _) = cached()?;
         let latest = store::settings::latest_version(db).await?;
         let snapshot = if latest == snapshot.version {
             snapshot

@@ -91,7 +91,8 @@ pub(crate) async fn connect(url: &str) -> Result<Db> {
         // Every connection to `sqlite::memory:` is its own empty database: keep exactly one.
         opts.max_connections(1).min_connections(1);
     } else if is_sqlite {
-        opts.max_connections(4);
+        // WAL: readers never wait for the one writer, so recalls may read in parallel.
+        opts.max_connections(16);
     }
     if is_sqlite {
         create_sqlite_parent(url)?;
@@ -219,6 +220,9 @@ where
     ids.sort_unstable();
     ids.dedup();
     let mut out = HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(out);
+    }
     for chunk in ids.chunks(IN_LIST) {
         let rows: Vec<(i64, String)> = E::find()
             .select_only()

@@ -205,6 +205,8 @@ async fn a_memory_failure_never_fails_the_call_unless_configured_to() -> anyhow:
     assert_eq!(out.output(), "ok");
     assert_eq!(system(&model.requests()[0]), PREAMBLE);
     assert_eq!(open.metrics().snapshot().recall_failures, 1);
+    // Augmentation fails (no embeddings) and becomes a dead letter; capture does not.
+    open.flush().await?;
     assert_eq!(open.message_count(&scope.entity).await?, 3, "the exchange is still captured");
     open.shutdown().await;
 

@@ -54,3 +54,30 @@ async fn semantic_recall_finds_an_allergy_for_a_snack_question() -> anyhow::Resu
     memori.shutdown().await;
     db.drop_database().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_queries_share_model_runs_and_get_their_own_vectors() -> anyhow::Result<()> {
+    let Some(e) = load() else { return Ok(()) };
+    let queries: Vec<String> =
+        (0..48).map(|i| format!("question {i}: what did I say about hiking trail {}?", i * 7)).collect();
+    // Each alone, one model run each: the reference.
+    let mut alone = Vec::new();
+    for q in &queries {
+        alone.push(e.embed(vec![q.clone()]).await?.remove(0));
+    }
+    // All at once: they wait together and share runs of up to 32.
+    let handles: Vec<_> = queries
+        .iter()
+        .cloned()
+        .map(|q| {
+            let e = e.clone();
+            tokio::spawn(async move { e.embed_query(q).await })
+        })
+        .collect();
+    for (h, want) in handles.into_iter().zip(&alone) {
+        let got = h.await??;
+        assert_eq!(got.len(), 384);
+        assert!(cos(&got, want) > 0.9999, "a query's vector is its own: {}", cos(&got, want));
+    }
+    Ok(())
+}

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use memori_rig::embed::HashEmbedder;
-use memori_rig::{EntityId, FailureMode, Memori, Message, Scope};
+use memori_rig::{CaptureMode, EntityId, FailureMode, Memori, Message, Scope};
 use memori_tests::{Backend, Proxy, ProxyMode, run_on};
 use rig_agent::AgentBuilder;
 use rig_core::test_utils::{MockCompletionModel, MockTurn};
@@ -58,9 +58,17 @@ fn expected_texts(n: usize) -> Vec<String> {
 }
 
 async fn calls_survive_an_outage_and_nothing_is_lost_or_doubled(url: String) -> anyhow::Result<()> {
-    let proxy = Proxy::start(&url).await?;
-    let memori = proxied(&url, &proxy, |_| {}).await?;
-    let scope = Scope::new("zoe", "zoo-bot", "s1")?;
+    // Both capture modes: the background writer's queue and the inline path's spool.
+    for (mode, entity) in [(CaptureMode::Background, "zoe"), (CaptureMode::Inline, "zed")] {
+        survive_an_outage(&url, mode, entity).await.map_err(|e| e.context(format!("{mode:?}")))?;
+    }
+    Ok(())
+}
+
+async fn survive_an_outage(url: &str, capture: CaptureMode, entity: &str) -> anyhow::Result<()> {
+    let proxy = Proxy::start(url).await?;
+    let memori = proxied(url, &proxy, |c| c.capture = capture).await?;
+    let scope = Scope::new(entity, "zoo-bot", "s1")?;
     ask(&memori, &scope, 0, 3).await?;
     memori.flush().await?;
 
@@ -132,6 +140,11 @@ async fn a_durable_spool_outlives_the_process(url: String) -> anyhow::Result<()>
     proxy.set(ProxyMode::Down);
     small.capture_logged(&scope, vec![Message::user("short")]).await;
     small.capture_logged(&scope, vec![Message::user("x".repeat(2000))]).await;
+    // The writer finds the database away and counts the short one as waiting for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while small.metrics().snapshot().spooled == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let metrics = small.metrics().snapshot();
     assert_eq!((metrics.spooled, metrics.spool_dropped), (1, 1), "{metrics:?}");
     proxy.set(ProxyMode::Up);

@@ -201,3 +201,40 @@ backend_test!(bad_input_gets_a_clear_error_or_is_stored_exactly, |url: String| a
     m.shutdown().await;
     Ok(())
 });
+
+backend_test!(the_background_writer_keeps_order_and_shutdown_writes_what_waits, |url: String| async move {
+    // The hook's path: exchanges handed to the writer return at once; shutdown writes them.
+    let m = memori(&url).await?;
+    let mut tasks = Vec::new();
+    for s in 0..4 {
+        let m = m.clone();
+        tasks.push(tokio::spawn(async move {
+            let scope = Scope::new("wren", "bot", format!("s{s}"))?;
+            for i in 0..25 {
+                let exchange = vec![Message::user(format!("s{s} q{i}")), Message::assistant(format!("s{s} a{i}"))];
+                anyhow::ensure!(m.capture_logged(&scope, exchange).await.is_none(), "background: no receipt");
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    assert!(m.metrics().snapshot().captures_queued == 100, "{:?}", m.metrics().snapshot());
+    m.shutdown().await;
+    drop(m);
+
+    let again = memori(&url).await?;
+    let entity = EntityId::new("wren")?;
+    assert_eq!(again.message_count(&entity).await?, 200, "every message once");
+    for s in 0..4 {
+        let transcript = again.transcript(&entity, &format!("s{s}")).await?;
+        let said: Vec<String> = transcript.iter().map(|t| t.text.clone()).collect();
+        let want: Vec<String> = (0..25).flat_map(|i| [format!("s{s} q{i}"), format!("s{s} a{i}")]).collect();
+        assert_eq!(said, want, "session s{s} in the order it was said");
+        let positions: Vec<i64> = transcript.iter().map(|t| t.position).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "positions follow the order: {positions:?}");
+    }
+    again.shutdown().await;
+    Ok(())
+});

@@ -1,5 +1,8 @@
-//! The capture spool: exchanges an agent call could not store because the database was
-//! unreachable, kept within a byte limit and written once the database answers again.
+//! The capture spool: agent-call exchanges waiting to be written, in order, within a byte
+//! limit. With [`crate::CaptureMode::Background`] every exchange waits here for the writer
+//! (the drain task, which stores up to [`GROUP`] of them per transaction); with `Inline`, only
+//! those the database did not take. Either way a batch the database cannot take now waits,
+//! with backoff, until it answers.
 //!
 //! Only the agent path spools ([`crate::Memori::capture_logged`], which the rig hook uses); a
 //! direct [`crate::Memori::capture`] returns its error to the caller, who decides. Every
@@ -39,6 +42,9 @@ pub(crate) struct Batch {
     /// Size counted against the limit: the batch's JSON length.
     #[serde(skip)]
     bytes: usize,
+    /// It waited for the database (counted in `spooled` once).
+    #[serde(skip)]
+    waited: bool,
 }
 
 impl Batch {
@@ -51,7 +57,14 @@ impl Batch {
             run_id,
             seq: 0,
             bytes: 0,
+            waited: false,
         }
+    }
+
+    /// A batch that waits because the database did not take it.
+    pub(crate) fn waiting(mut self) -> Self {
+        self.waited = true;
+        self
     }
 
     fn scope(&self) -> Result<Scope> {
@@ -91,6 +104,8 @@ pub(crate) struct Spool {
     dir: Option<PathBuf>,
     /// Signalled when a batch is spooled (a stored permit, so no signal is missed).
     wake: tokio::sync::Notify,
+    /// The last write failed because the database did not answer.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl Spool {
@@ -117,6 +132,7 @@ impl Spool {
                     Ok(mut batch) => {
                         batch.seq = seq;
                         batch.bytes = text.len();
+                        batch.waited = true;
                         state.bytes += batch.bytes;
                         state.queue.push_back(batch);
                     }
@@ -132,7 +148,13 @@ impl Spool {
                 tracing::info!(batches = state.queue.len(), "captures spooled by an earlier process will be written");
             }
         }
-        Ok(Self { state: Mutex::new(state), limit, dir, wake: tokio::sync::Notify::new() })
+        Ok(Self {
+            state: Mutex::new(state),
+            limit,
+            dir,
+            wake: tokio::sync::Notify::new(),
+            failing: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     /// Add a batch at the end.
@@ -160,9 +182,29 @@ impl Spool {
         Ok(())
     }
 
-    /// The oldest batch, still spooled.
-    fn front(&self) -> Option<Batch> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).queue.front().cloned()
+    /// The oldest `n` batches, still spooled.
+    fn front(&self, n: usize) -> Vec<Batch> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).queue.iter().take(n).cloned().collect()
+    }
+
+    /// Mark every spooled batch as waiting for the database; returns how many were not yet.
+    fn mark_waiting(&self) -> usize {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.queue.iter_mut().filter(|b| !b.waited).map(|b| b.waited = true).count()
+    }
+
+    /// Whether the database is not answering the writer right now.
+    pub(crate) fn is_failing(&self) -> bool {
+        self.failing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether captures can wait here at all (a limit of 0 turns the spool off).
+    pub(crate) fn enabled(&self) -> bool {
+        self.limit > 0
     }
 
     /// Remove the oldest batch (`seq`), written or given up.
@@ -220,32 +262,49 @@ pub(crate) struct Drain {
     pub(crate) max_attempts: i32,
 }
 
-/// Write spooled batches in order until shut down, waiting with backoff while the database
-/// does not answer.
+/// Most batches written per transaction.
+pub(crate) const GROUP: usize = 32;
+
+/// Write the batches; their receipts in order, or the error of the group (nothing written).
+async fn write(d: &Drain, batches: &[Batch]) -> Result<Vec<crate::model::CaptureReceipt>> {
+    let mut group = Vec::with_capacity(batches.len());
+    for b in batches {
+        group.push((b.scope()?, super::validate(b.messages.clone(), b.run_id.as_deref())?));
+    }
+    match tokio::time::timeout(d.capture_timeout, store::capture::capture_all(&d.db, group, d.max_attempts)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::new(ErrorKind::Timeout, "writing spooled captures timed out")),
+    }
+}
+
+/// Write spooled batches in order, several per transaction, waiting with backoff while the
+/// database does not answer. On shutdown it writes what it can within one capture timeout,
+/// then stops.
 pub(crate) async fn drain(d: Drain) {
     let mut delay = FIRST_RETRY;
     let mut failing = false;
     loop {
-        let Some(batch) = d.spool.front() else {
+        let shutting_down = d.signals.shutdown.is_cancelled();
+        let batches = d.spool.front(if failing { 1 } else { GROUP });
+        if batches.is_empty() {
+            if shutting_down {
+                break;
+            }
             tokio::select! {
                 () = d.spool.wake.notified() => continue,
-                () = d.signals.shutdown.cancelled() => break,
+                () = d.signals.shutdown.cancelled() => continue,
             }
-        };
-        let write = async {
-            let scope = batch.scope()?;
-            let messages = super::validate(batch.messages.clone(), batch.run_id.as_deref())?;
-            store::capture::capture(&d.db, &scope, messages, d.max_attempts).await
-        };
-        let result = match tokio::time::timeout(d.capture_timeout, write).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::new(ErrorKind::Timeout, "writing a spooled capture timed out")),
-        };
+        }
+        let result = write(&d, &batches).await;
         match result {
-            Ok(receipt) => {
-                d.spool.pop(batch.seq);
-                Metrics::inc(&d.metrics.spool_written);
-                if receipt.job_id.is_some() {
+            Ok(receipts) => {
+                for b in &batches {
+                    d.spool.pop(b.seq);
+                    if b.waited {
+                        Metrics::inc(&d.metrics.spool_written);
+                    }
+                }
+                if receipts.iter().any(|r| r.job_id.is_some()) {
                     d.signals.wake.notify_waiters();
                 }
                 if failing {
@@ -253,23 +312,35 @@ pub(crate) async fn drain(d: Drain) {
                     tracing::info!(left, "the database answers again; writing spooled captures");
                 }
                 failing = false;
+                d.spool.set_failing(false);
                 delay = FIRST_RETRY;
             }
             Err(e) if is_transient(&e) => {
+                d.spool.set_failing(true);
+                Metrics::add(&d.metrics.spooled, d.spool.mark_waiting() as u64);
                 if !failing {
                     tracing::warn!(error = %e, "the database does not answer; captures stay spooled until it does");
                 }
                 failing = true;
+                if shutting_down {
+                    break;
+                }
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    () = d.signals.shutdown.cancelled() => break,
+                    () = d.signals.shutdown.cancelled() => {}
                 }
                 delay = (delay * 2).min(LAST_RETRY);
             }
+            Err(e) if batches.len() > 1 => {
+                // One batch of the group is refused: write them one at a time to find it.
+                tracing::debug!(error = %e, "a group of captures was refused; writing them one by one");
+                failing = true;
+            }
             Err(e) => {
-                d.spool.pop(batch.seq);
+                d.spool.pop(batches[0].seq);
                 Metrics::inc(&d.metrics.spool_dropped);
                 tracing::error!(error = %e, kind = ?e.kind(), "a spooled capture was refused by the database and dropped");
+                failing = false;
             }
         }
     }

@@ -75,7 +75,21 @@ impl Memori {
             return Ok(Recollection { memories: Vec::new(), config });
         }
         let embedder = &self.inner.embedder;
-        let embed = async { Ok(Some(embedder.embed_query(req.query.clone()).await?).filter(|v| !v.is_empty())) };
+        let budget = self.inner.config.query_embedding_budget;
+        let embed = async {
+            match tokio::time::timeout(budget, embedder.embed_query(req.query.clone())).await {
+                Ok(v) => Ok(Some(v?).filter(|v| !v.is_empty())),
+                Err(_) => {
+                    // The model is busy: recall with the other sources rather than time out.
+                    Metrics::inc(&self.inner.metrics.recall_vector_skipped);
+                    tracing::debug!(
+                        budget_ms = budget.as_millis() as u64,
+                        "recall without the query vector: model busy"
+                    );
+                    Ok(None)
+                }
+            }
+        };
         let (index, query_vector) = tokio::try_join!(entity_index(&self.inner, entity), embed)?;
         let Some(index) = index else { return Ok(Recollection { memories: Vec::new(), config }) };
         let now = req.as_of.unwrap_or_else(Utc::now);
@@ -118,7 +132,11 @@ impl Memori {
         let timeout = self.inner.config.recall_timeout;
         let recalled = tokio::time::timeout(timeout, self.recall_with(&scope.entity, RecallRequest::new(query))).await;
         match recalled {
-            Ok(Ok(r)) => Ok(r.without_seen(in_history).block()),
+            Ok(Ok(r)) => {
+                // Counting tokens is CPU work: off the async workers, like the search.
+                let r = r.without_seen(in_history);
+                tokio::task::spawn_blocking(move || r.block()).await.map_err(|e| panicked("rendering the block", &e))
+            }
             Ok(Err(e)) => {
                 Metrics::inc(&self.inner.metrics.recall_failures);
                 tracing::warn!(error = %e, kind = ?e.kind(), "memori recall failed; the call goes on without memories");
@@ -195,14 +213,22 @@ async fn entity_index(inner: &Inner, entity: &EntityId) -> Result<Option<Arc<Cac
         None => {
             // The revision is read before the rows, so a write racing with the build can only
             // make the next recall apply it again (applying is idempotent).
+            let started = std::time::Instant::now();
             let candidates = store::recall::candidates(db, row, model, Validity::All).await?;
             let (nodes, edges) = store::graph::graph(db, row, Validity::All).await?;
+            let read = started.elapsed();
             let index = tokio::task::spawn_blocking(move || {
                 let (memories, vectors) = candidates.into_iter().map(|c| (c.memory, c.vector)).unzip();
                 EntityIndex::new(memories, vectors, KnowledgeGraph::new(nodes, edges))
             })
             .await
             .map_err(|e| panicked("building the recall index", &e))?;
+            tracing::debug!(
+                memories = index.len(),
+                read_ms = read.as_millis() as u64,
+                build_ms = (started.elapsed() - read).as_millis() as u64,
+                "built a recall index"
+            );
             cached.replace(revision, index);
             Metrics::inc(&inner.metrics.recall_index_builds);
         }

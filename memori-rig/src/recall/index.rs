@@ -133,6 +133,24 @@ impl Slot {
     }
 }
 
+/// Slots for many memories: their terms (Snowball stemming is most of an index build) are
+/// computed on every core.
+fn slots(memories: Vec<Memory>) -> Vec<Slot> {
+    const PER_THREAD: usize = 4_096;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(memories.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return memories.into_iter().map(Slot::new).collect();
+    }
+    let chunk = memories.len().div_ceil(threads);
+    let mut rest = memories.into_iter();
+    let chunks: Vec<Vec<Memory>> = (0..threads).map(|_| rest.by_ref().take(chunk).collect()).collect();
+    std::thread::scope(|s| {
+        let parts: Vec<_> =
+            chunks.into_iter().map(|c| s.spawn(move || c.into_iter().map(Slot::new).collect::<Vec<_>>())).collect();
+        parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
 thread_local! {
     /// BM25 accumulators, one per slot, reused by the searches of this thread.
     static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
@@ -168,8 +186,8 @@ impl EntityIndex {
         let dim = vectors.iter().flatten().map(Vec::len).next().unwrap_or(0);
         let mut index = Self { vectors: Vectors::with_dim(dim), graph, ..Self::default() };
         index.slots.reserve(memories.len());
-        for (m, v) in memories.into_iter().zip(vectors) {
-            index.upsert(m, v.as_deref());
+        for (slot, v) in slots(memories).into_iter().zip(vectors) {
+            index.upsert_slot(slot, v.as_deref());
         }
         index
     }
@@ -230,7 +248,10 @@ impl EntityIndex {
     }
 
     fn upsert(&mut self, memory: Memory, vector: Option<&[f32]>) {
-        let new = Slot::new(memory);
+        self.upsert_slot(Slot::new(memory), vector);
+    }
+
+    fn upsert_slot(&mut self, new: Slot, vector: Option<&[f32]>) {
         let i = match self.by_memory_id.get(&new.memory.id) {
             Some(&slot) => {
                 let i = slot as usize;

@@ -108,17 +108,24 @@ impl Bm25Index {
             self.lengths.resize(slot + 1, None);
         }
         debug_assert!(self.lengths[slot].is_none(), "slot {slot} is taken");
-        let mut tf: HashMap<&str, u32> = HashMap::new();
-        for t in doc {
-            *tf.entry(t).or_default() += 1;
-        }
-        for (t, n) in tf {
-            let next = self.postings.len() as u32;
-            let id = *self.ids.entry(t.to_owned()).or_insert(next);
-            if id == next {
-                self.postings.push(Vec::new());
-            }
-            self.postings[id as usize].push((slot as u32, n));
+        // Counts by sorting rather than hashing: one document's terms are few.
+        let mut sorted: Vec<&str> = doc.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        let mut i = 0;
+        while i < sorted.len() {
+            let t = sorted[i];
+            let n = sorted[i..].iter().take_while(|x| **x == t).count();
+            i += n;
+            let id = match self.ids.get(t) {
+                Some(&id) => id,
+                None => {
+                    let id = self.postings.len() as u32;
+                    self.ids.insert(t.to_owned(), id);
+                    self.postings.push(Vec::new());
+                    id
+                }
+            };
+            self.postings[id as usize].push((slot as u32, n as u32));
         }
         self.lengths[slot] = Some(doc.len() as u32);
         self.docs += 1;

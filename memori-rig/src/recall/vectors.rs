@@ -11,7 +11,7 @@
 use super::rank;
 
 /// Up to this many vectors, every kept vector is scored exactly.
-pub(crate) const EXACT_UP_TO: usize = 16_384;
+pub(crate) const EXACT_UP_TO: usize = 4_096;
 
 /// How many times the requested candidates the coarse pass keeps for exact rescoring.
 pub(crate) const OVERSCAN: usize = 4;
@@ -75,8 +75,12 @@ impl Vectors {
         if self.present.len() <= slot {
             self.present.resize(slot + 1, false);
             self.scales.resize(slot + 1, 0.0);
-            self.exact.resize((slot + 1) * dim, 0.0);
-            self.coarse.resize((slot + 1) * dim, 0);
+        }
+        // Also when the length was learned only now, after slots without vectors.
+        let need = self.present.len() * dim;
+        if self.exact.len() < need {
+            self.exact.resize(need, 0.0);
+            self.coarse.resize(need, 0);
         }
         let was = self.present[slot];
         match v.filter(|v| v.len() == dim && dim > 0) {
@@ -186,6 +190,17 @@ mod tests {
             (0..n).filter(|i| i % 3 != 0).map(|i| (i, f64::from(rank::dot(&q, exact.get(i).unwrap())))).collect();
         let want = best(all, 50, |i| i as i64);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_length_can_be_learned_after_slots_without_vectors() {
+        let mut v = Vectors::default();
+        for slot in 0..4 {
+            v.set(slot, None);
+        }
+        v.set(2, Some(&[0.6, 0.8]));
+        v.set(5, Some(&[1.0, 0.0]));
+        assert_eq!(v.top(&[1.0, 0.0], |_| true, |i| i as i64, 5).iter().map(|t| t.0).collect::<Vec<_>>(), [5, 2]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entity::{entities, messages, processes, sessions};
@@ -122,15 +122,58 @@ pub(crate) async fn capture(
     batch: Vec<NewMessage>,
     max_attempts: i32,
 ) -> Result<CaptureReceipt> {
+    let mut receipts = capture_all(db, vec![(scope.clone(), batch)], max_attempts).await?;
+    Ok(receipts.pop().unwrap_or_default())
+}
+
+/// Store several captures (each with its own job) in one transaction, in order: what the
+/// background writer does with the captures waiting for it. All or nothing.
+pub(crate) async fn capture_all(
+    db: &Db,
+    batches: Vec<(Scope, Vec<NewMessage>)>,
+    max_attempts: i32,
+) -> Result<Vec<CaptureReceipt>> {
     let txn = super::begin_write(db, "cannot begin capture").await?;
     let now = ms(Utc::now());
-    let rows = ensure_scope(&txn, scope, now).await?;
+    if batches.len() > 1 && db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        // Lock the entities' rows in id order, the order augmentation locks them in, so that a
+        // group of captures and a batch of jobs over the same entities cannot deadlock.
+        let mut names: Vec<&str> = batches.iter().map(|(s, _)| s.entity.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        entities::Entity::find()
+            .select_only()
+            .column(entities::Column::Id)
+            .filter(entities::Column::ExternalId.is_in(names))
+            .order_by_asc(entities::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<i64>()
+            .all(&txn)
+            .await
+            .map_err(db_err("cannot lock entities"))?;
+    }
+    let mut receipts = Vec::with_capacity(batches.len());
+    for (scope, batch) in batches {
+        receipts.push(capture_in(&txn, &scope, batch, max_attempts, now).await?);
+    }
+    txn.commit().await.map_err(db_err("cannot commit capture"))?;
+    Ok(receipts)
+}
+
+async fn capture_in(
+    txn: &sea_orm::DatabaseTransaction,
+    scope: &Scope,
+    batch: Vec<NewMessage>,
+    max_attempts: i32,
+    now: i64,
+) -> Result<CaptureReceipt> {
+    let rows = ensure_scope(txn, scope, now).await?;
     let mut position: i64 = messages::Entity::find()
         .select_only()
         .column_as(messages::Column::Position.max(), "max_pos")
         .filter(messages::Column::SessionId.eq(rows.session.0))
         .into_tuple::<Option<i64>>()
-        .one(&txn)
+        .one(txn)
         .await
         .map_err(db_err("cannot read session position"))?
         .flatten()
@@ -165,7 +208,7 @@ pub(crate) async fn capture(
             fingerprint: Set(m.fingerprint()),
             idempotency_key: Set(item.idempotency_key.clone()),
         };
-        match super::insert_new(&txn, row, &[messages::Column::IdempotencyKey], "cannot store message").await? {
+        match super::insert_new(txn, row, &[messages::Column::IdempotencyKey], "cannot store message").await? {
             Some(id) => {
                 receipt.stored += 1;
                 position += 1;
@@ -179,7 +222,7 @@ pub(crate) async fn capture(
         let key = format!("augment:{}:{first}", rows.entity.0);
         let payload = serde_json::json!({ "message_ids": new_ids }).to_string();
         receipt.job_id = super::jobs::enqueue(
-            &txn,
+            txn,
             Some(rows.entity),
             memori_types::model::JobKind::Augment,
             &payload,
@@ -189,7 +232,6 @@ pub(crate) async fn capture(
         )
         .await?;
     }
-    txn.commit().await.map_err(db_err("cannot commit capture"))?;
     Ok(receipt)
 }
 

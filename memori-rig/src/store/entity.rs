@@ -110,6 +110,31 @@ pub mod memories {
     no_relations!();
 }
 
+impl memories::Model {
+    /// A row read by column position, in the order of `Column::iter()` (no lookups by name).
+    pub(crate) fn from_row_by_index(row: &sea_orm::QueryResult) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            id: row.try_get_by_index(0)?,
+            entity_id: row.try_get_by_index(1)?,
+            session_id: row.try_get_by_index(2)?,
+            process_id: row.try_get_by_index(3)?,
+            kind: row.try_get_by_index(4)?,
+            text: row.try_get_by_index(5)?,
+            importance: row.try_get_by_index(6)?,
+            confidence: row.try_get_by_index(7)?,
+            mention_count: row.try_get_by_index(8)?,
+            created_at: row.try_get_by_index(9)?,
+            last_seen_at: row.try_get_by_index(10)?,
+            valid_from: row.try_get_by_index(11)?,
+            referred_at: row.try_get_by_index(12)?,
+            invalidated_at: row.try_get_by_index(13)?,
+            invalidated_by: row.try_get_by_index(14)?,
+            dedup_key: row.try_get_by_index(15)?,
+            revision: row.try_get_by_index(16)?,
+        })
+    }
+}
+
 pub mod memory_tombstones {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
