@@ -474,15 +474,21 @@ mod tests {
     }
 
     /// The labelled set `tests/data/offline_extractor.tsv`: `text<TAB>expected memories` joined
-    /// by " | " (empty when the sentence holds no memory). Its first part was written together
-    /// with the rules; the part after "# Held out" was written afterwards and never tuned
-    /// against. Prints both parts' precision and recall; fails below the documented floor.
+    /// by " | " (empty when the sentence holds no memory). Parts are separated by `# Seen`,
+    /// `# Held out` and `# Frozen` lines: the first was written with the rules, "held out" after
+    /// them, and "frozen" was written and committed before extractor v2 changed any rule and was
+    /// never tuned against. Prints each part's precision and recall; fails below the floor.
     #[test]
     fn labelled_set_precision_and_recall() {
         let data = include_str!("../../tests/data/offline_extractor.tsv");
-        let split = data.find("\n# Held out").unwrap_or(data.len());
+        let held_out = data.find("\n# Held out").unwrap_or(data.len());
+        let frozen = data.find("\n# Frozen").unwrap_or(data.len());
         let mut total = (0, 0, 0);
-        for (name, part) in [("written with the rules", &data[..split]), ("held out", &data[split..])] {
+        for (name, part) in [
+            ("written with the rules", &data[..held_out]),
+            ("held out", &data[held_out..frozen]),
+            ("frozen", &data[frozen..]),
+        ] {
             let (tp, fp, fn_, misses) = score(part.lines());
             let p = tp as f64 / (tp + fp).max(1) as f64;
             let r = tp as f64 / (tp + fn_).max(1) as f64;
@@ -490,12 +496,14 @@ mod tests {
             for m in &misses {
                 println!("  {m}");
             }
-            total = (total.0 + tp, total.1 + fp, total.2 + fn_);
+            if name != "frozen" {
+                total = (total.0 + tp, total.1 + fp, total.2 + fn_);
+            }
         }
         let (tp, fp, fn_) = total;
         let precision = tp as f64 / (tp + fp).max(1) as f64;
         let recall = tp as f64 / (tp + fn_).max(1) as f64;
-        println!("offline extractor, all: precision {precision:.3} recall {recall:.3}");
+        println!("offline extractor, before the frozen part: precision {precision:.3} recall {recall:.3}");
         assert!(precision >= 0.85 && recall >= 0.72, "precision {precision:.3} recall {recall:.3}");
     }
 }
