@@ -23,8 +23,11 @@ impl Memori {
         let signals = &self.inner.signals;
         loop {
             let progressed = signals.progress.notified();
-            let outstanding = store::jobs::outstanding(&self.inner.db).await?;
+            // The spool first: a batch leaves it only after its job row is committed, so a job
+            // written after this read is seen by the count below. Counted the other way round,
+            // a batch written between the two reads would be missed by both.
             let (spooled, _) = self.inner.spool.usage();
+            let outstanding = store::jobs::outstanding(&self.inner.db).await?;
             if outstanding == 0 && spooled == 0 {
                 return Ok(());
             }
