@@ -106,7 +106,7 @@ pub struct Window {
 /// be retried: a job whose extraction fails is run again later, with the same window.
 #[async_trait]
 pub trait Extractor: Send + Sync + 'static {
-    /// A stable id naming the extractor and its prompt or rule version (`offline-v1`).
+    /// A stable id naming the extractor and its prompt or rule version (`offline-v2`).
     fn id(&self) -> &str;
 
     /// Extract memories from a window. An error fails the job, which is retried with backoff
@@ -121,7 +121,7 @@ pub struct OfflineExtractor;
 #[async_trait]
 impl Extractor for OfflineExtractor {
     fn id(&self) -> &str {
-        "offline-v1"
+        "offline-v2"
     }
 
     async fn extract(&self, window: &Window) -> Result<Extraction> {

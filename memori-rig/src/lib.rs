@@ -78,7 +78,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use model::{
     CaptureReceipt, EntityStats, Explanation, JobInfo, JobKind, JobStatus, Memory, MemoryKind, Message, Neighbour,
-    Part, Recalled, Role, SourceRef, Validity,
+    Part, Recalled, Role, SourceRef, Superseded, Validity,
 };
 pub use recall::{RecallRequest, Recollection};
 pub use scope::{EntityId, ProcessId, Scope, SessionId};
@@ -155,7 +155,7 @@ impl Memori {
         &self.inner.embedder
     }
 
-    /// The extractor's id (`offline-v1`, or the rig model's extractor id).
+    /// The extractor's id (`offline-v2`, or the rig model's extractor id).
     pub fn extractor_id(&self) -> &str {
         self.inner.extractor.id()
     }

@@ -33,6 +33,22 @@ pub(crate) fn is_unspaced_script(c: char) -> bool {
         | 0xF900..=0xFAFF)
 }
 
+/// Month names, lower case, January first.
+pub(crate) const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
 #[cfg(test)]
 mod tests {
     use super::words;

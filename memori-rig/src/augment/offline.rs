@@ -1,402 +1,495 @@
-//! The offline extractor: first-person statements become typed memories, with no model.
+//! The offline extractor: statements about the speaker and the people they name become typed
+//! memories, with no model.
 //!
-//! It reads one message at a time, sentence by sentence, and matches patterns anchored on
-//! "I" / "my": allergies and diets ("I'm allergic to", "I don't eat"), likes and dislikes
-//! ("I love / like / prefer / enjoy / hate"), work ("I work at / as", "I'm a <job>"), places
-//! ("I live in", "I moved to", "I'm from"), possessions and relations ("my X is Y"), skills
-//! ("I can", "I know how to", "I speak") and plans ("I'm going to", "I'm planning to",
-//! "I will"). Everything it finds gets confidence 0.6: rules are right about form, not meaning.
+//! A message is cut into clauses ([`clauses`]): contractions expanded, questions dropped,
+//! compound sentences split where a new subject starts, and lead-ins taken off ("Big news:",
+//! "Please remember that", "Honestly,", "Next month"). A clause is then read by its subject:
+//! "I ..." (and "we have ..."), "my sister Ana lives ..." (someone the speaker names, verbs
+//! turned back to the first person so the same rules apply), "my X is Y", "call me X", and
+//! reactions where the thing comes first ("peanuts give me hives", "crowds are not my thing").
+//! The verb phrase is matched against [`rules::RULES`] (allergies and diets, likes and dislikes,
+//! work, places, relations, possessions, skills, study, plans and wishes, identities and
+//! states) and a few shapes that need more than a prefix: "I'd rather X than Y", "I don't
+//! drive", habits ("I go climbing every Saturday"), dated plans ("I'm flying to Berlin on
+//! Friday"), age. Memory texts are third-person sentences; a triple is kept only when its
+//! object is a thing (a noun phrase without pronouns or chat), so the graph holds "Lisbon",
+//! not "keep ya posted". Everything gets confidence 0.6: rules are right about form, not meaning.
 //!
-//! It misses what is not in the first person or not in these forms: facts about other people,
-//! negations beyond "don't eat / don't like", sarcasm, questions ("do I like...?" is skipped),
-//! statements spread over several turns, and time references ("next Friday" stays in the text
-//! but is not resolved). `tests/data/offline_extractor.tsv` is its labelled set; the unit test
-//! below prints precision and recall on it.
+//! It misses what is not said in these forms: sarcasm, statements spread over several turns,
+//! facts about people named only by a pronoun ("she lives in Madrid"), negations beyond a few
+//! verbs, and time references ("next Friday" stays in the text but is not resolved).
+//! `tests/data/offline_extractor.tsv` is its labelled set; the unit test below prints
+//! precision and recall on each part of it.
+
+mod clauses;
+mod rules;
+mod words;
 
 use super::{Extracted, Triple};
 use crate::model::MemoryKind;
+use rules::{Object, RULES};
+use words::{AUXILIARIES, FREQUENCY, NEGATED, NOT_HABITS, NOT_PLANS, RELATION_ADJECTIVES, RELATIONS};
 
 /// Confidence of every rule-based extraction.
 pub const CONFIDENCE: f64 = 0.6;
 
-struct Rule {
-    /// Lower-case prefixes that start the statement (after "I" forms are normalised).
-    prefixes: &'static [&'static str],
-    kind: MemoryKind,
-    predicate: &'static str,
-    /// Third-person rendering: `{s}` is the speaker, `{o}` the object.
-    template: &'static str,
-    importance: f64,
+/// Who a clause is about.
+struct Subject {
+    /// How memory texts name it: "Maya", "Maya's sister Ana".
+    text: String,
+    /// Its graph node: "Maya", "Ana", "Maya's mom".
+    node: String,
+    /// Its node's type.
+    kind: &'static str,
+    /// Whether its verbs come in the third person ("my sister lives ...").
+    third_person: bool,
+    /// What "my" inside an object becomes: "their" for the speaker, "Maya's" for others.
+    my: String,
 }
 
-const RULES: &[Rule] = &[
-    Rule {
-        prefixes: &["i am allergic to ", "i have an allergy to "],
-        kind: MemoryKind::Attribute,
-        predicate: "allergic_to",
-        template: "{s} is allergic to {o}",
-        importance: 0.9,
-    },
-    Rule {
-        prefixes: &["i do not eat ", "i never eat ", "i can not eat "],
-        kind: MemoryKind::Preference,
-        predicate: "does_not_eat",
-        template: "{s} does not eat {o}",
-        importance: 0.8,
-    },
-    Rule {
-        prefixes: &["i am vegetarian", "i am vegan", "i am gluten-free", "i am lactose intolerant"],
-        kind: MemoryKind::Attribute,
-        predicate: "diet",
-        template: "{s} is {o}",
-        importance: 0.8,
-    },
-    Rule {
-        prefixes: &[
-            "i do not like ",
-            "i dislike ",
-            "i hate ",
-            "i can not stand ",
-            "i am not a fan of ",
-            "i am not into ",
-        ],
-        kind: MemoryKind::Preference,
-        predicate: "dislikes",
-        template: "{s} dislikes {o}",
-        importance: 0.6,
-    },
-    Rule {
-        prefixes: &[
-            "i really love ",
-            "i love ",
-            "i really like ",
-            "i like ",
-            "i enjoy ",
-            "i adore ",
-            "i am a big fan of ",
-            "i am a fan of ",
-            "i am into ",
-        ],
-        kind: MemoryKind::Preference,
-        predicate: "likes",
-        template: "{s} likes {o}",
-        importance: 0.5,
-    },
-    Rule {
-        prefixes: &["i prefer "],
-        kind: MemoryKind::Preference,
-        predicate: "prefers",
-        template: "{s} prefers {o}",
-        importance: 0.6,
-    },
-    Rule {
-        prefixes: &["i work at ", "i work for ", "i am working at ", "i am employed at ", "i got a job at "],
-        kind: MemoryKind::Fact,
-        predicate: "works_at",
-        template: "{s} works at {o}",
-        importance: 0.7,
-    },
-    Rule {
-        prefixes: &["i work as ", "i am working as ", "i got a job as "],
-        kind: MemoryKind::Attribute,
-        predicate: "works_as",
-        template: "{s} works as {o}",
-        importance: 0.7,
-    },
-    Rule {
-        prefixes: &[
-            "i live in ",
-            "i am living in ",
-            "i just moved to ",
-            "i moved to ",
-            "i recently moved to ",
-            "i relocated to ",
-        ],
-        kind: MemoryKind::Attribute,
-        predicate: "lives_in",
-        template: "{s} lives in {o}",
-        importance: 0.8,
-    },
-    Rule {
-        prefixes: &["i am from ", "i grew up in ", "i was born in "],
-        kind: MemoryKind::Attribute,
-        predicate: "from",
-        template: "{s} is from {o}",
-        importance: 0.6,
-    },
-    Rule {
-        prefixes: &["i play ", "i regularly play ", "i often play "],
-        kind: MemoryKind::Fact,
-        predicate: "plays",
-        template: "{s} plays {o}",
-        importance: 0.5,
-    },
-    Rule {
-        prefixes: &["i speak "],
-        kind: MemoryKind::Skill,
-        predicate: "speaks",
-        template: "{s} speaks {o}",
-        importance: 0.5,
-    },
-    Rule {
-        prefixes: &["i know how to ", "i can "],
-        kind: MemoryKind::Skill,
-        predicate: "can",
-        template: "{s} can {o}",
-        importance: 0.5,
-    },
-    Rule {
-        prefixes: &["i am good at "],
-        kind: MemoryKind::Skill,
-        predicate: "good_at",
-        template: "{s} is good at {o}",
-        importance: 0.5,
-    },
-    Rule {
-        prefixes: &[
-            "i am planning to ",
-            "i am planning a ",
-            "i plan to ",
-            "i am going to ",
-            "i will ",
-            "i am about to ",
-        ],
-        kind: MemoryKind::Event,
-        predicate: "plans",
-        template: "{s} plans to {o}",
-        importance: 0.6,
-    },
-    // Keeps its article: the object starts right after "I am".
-    Rule {
-        prefixes: &["i am a ", "i am an "],
-        kind: MemoryKind::Attribute,
-        predicate: "is_a",
-        template: "{s} is {o}",
-        importance: 0.6,
-    },
-];
-
-/// Objects that only point back at something said before ("I love that!"): no memory.
-const PRONOUN_OBJECTS: &[&str] =
-    &["it", "that", "this", "them", "you", "so much", "it here", "that one", "those", "these"];
-/// Words that tie an object to the conversation rather than to the speaker's life: "I'll let
-/// you know", "I love how you ...", "I plan to make it", "with all my heart". Seen in LoCoMo,
-/// where such sentences made most of the extractor's noise.
-const CONVERSATIONAL: &[&str] = &["you", "your", "yours", "it", "this", "that", "these", "those", "them", "my", "me"];
-
-fn is_conversational(object: &str) -> bool {
-    object
-        .split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .any(|w| CONVERSATIONAL.iter().any(|c| c.eq_ignore_ascii_case(w)))
-}
-
-/// Drop adverbs at the start of an object ("plans to definitely go" → "plans to go").
-fn strip_fillers(object: &str) -> String {
-    const FILLERS: &[&str] = &["definitely ", "really ", "totally ", "probably ", "just ", "actually ", "also "];
-    let mut o = object;
-    while let Some(rest) =
-        FILLERS.iter().find_map(|f| o.get(..f.len()).filter(|p| p.eq_ignore_ascii_case(f)).map(|_| &o[f.len()..]))
-    {
-        o = rest;
-    }
-    o.to_owned()
-}
-
-/// Words after "I can" / "I will" that make the sentence something other than a skill or plan.
-const NOT_A_SKILL_OR_PLAN: &[&str] = &["not", "t", "see", "imagine", "tell", "try", "never", "help", "let", "always"];
-/// "I am a ..." objects that are feelings or fillers, not identities.
-const NOT_AN_IDENTITY: &[&str] = &["bit", "little", "lot", "fan", "big", "huge", "good", "bad", "mess"];
-
-/// Expand contractions and unify apostrophes so the rules see one form.
-fn normalise(sentence: &str) -> String {
-    let mut s = sentence.trim().replace(['\u{2019}', '\u{2018}'], "'");
-    for (from, to) in [
-        ("I'm ", "I am "),
-        ("i'm ", "i am "),
-        ("I've ", "I have "),
-        ("I'll ", "I will "),
-        ("don't ", "do not "),
-        ("can't ", "can not "),
-        ("cannot ", "can not "),
-        ("I’m ", "I am "),
-    ] {
-        s = s.replace(from, to);
-    }
-    s
-}
-
-/// Split text into sentences on `.`, `!`, `?`, `;` and newlines, and sentences into clauses
-/// where a new first-person statement starts (", and I ...", " but I ...").
-fn sentences(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for sentence in text.split(['!', '?', ';', '\n']).flat_map(|s| s.split(". ")).map(str::trim) {
-        let sentence = sentence.trim_end_matches('.');
-        // ASCII lowercasing keeps byte offsets, so positions found in `lower` index `sentence`.
-        let lower = sentence.to_ascii_lowercase();
-        let mut start = 0;
-        let mut search = 0;
-        while let Some(i) = [", and i ", " and i ", ", but i ", " but i "]
-            .iter()
-            .filter_map(|sep| lower[search..].find(sep).map(|j| (search + j, sep.len())))
-            .min()
-        {
-            let (at, len) = i;
-            out.push(sentence[start..at].to_owned());
-            start = at + len - 2; // keep the "i "
-            search = start + 2;
-        }
-        out.push(sentence[start..].to_owned());
-    }
-    out.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
-}
-
-/// Where a statement starts: at the beginning, or after a short lead-in ("Well, ", "Also ",
-/// "Oh and ", "Actually, ") that ends in a comma or is one of a few words.
-fn statement_start(lower: &str) -> Option<usize> {
-    if lower.starts_with("i ") {
-        return Some(0);
-    }
-    for lead in ["and ", "also ", "actually ", "well ", "oh ", "but ", "so ", "now ", "btw "] {
-        if let Some(rest) = lower.strip_prefix(lead) {
-            let rest_trim = rest.trim_start_matches([',', ' ']);
-            if rest_trim.starts_with("i ") {
-                return Some(lower.len() - rest_trim.len());
-            }
+impl Subject {
+    fn speaker(speaker: &str) -> Self {
+        Self {
+            text: speaker.to_owned(),
+            node: speaker.to_owned(),
+            kind: "person",
+            third_person: false,
+            my: "their".to_owned(),
         }
     }
-    // "Yes, I ...", "Just so you know, I ...": a short lead-in ending in a comma.
-    let comma = lower.find(", i ")?;
-    (lower[..comma].split_whitespace().count() <= 5).then_some(comma + 2)
-}
-
-/// Clean an object phrase: cut at clause boundaries, filler, and (unless `keep_time`, for
-/// plans) at time words that belong to the sentence rather than to the object.
-fn object(rest: &str, keep_time: bool) -> Option<String> {
-    let mut end = rest.len();
-    let lower = rest.to_ascii_lowercase();
-    const CLAUSE: &[&str] =
-        &[",", " but ", " because ", " since ", " so ", " which ", " though", " for ", " - ", " — ", " :)", " lol"];
-    const TIME: &[&str] =
-        &[" last ", " yesterday", " today", " originally", " now", " recently", " these days", " anymore", " any more"];
-    for stop in CLAUSE.iter().chain(if keep_time { &[][..] } else { TIME }) {
-        if let Some(i) = lower.find(stop) {
-            end = end.min(i);
-        }
-    }
-    let o = rest[..end].trim().trim_end_matches(['.', '!', '?', ')', '(']).trim();
-    let words = o.split_whitespace().count();
-    // A phrase cut off after an article ("I like the ...") is not an object.
-    let dangling =
-        o.rsplit(' ').next().is_some_and(|w| ["the", "a", "an", "to", "of"].contains(&w.to_ascii_lowercase().as_str()));
-    (words > 0 && words <= 12 && !dangling).then(|| o.to_owned())
 }
 
 /// Extract memories from one message's text, attributing them to `speaker`.
 pub fn extract(speaker: &str, text: &str) -> Vec<Extracted> {
     let mut out: Vec<Extracted> = Vec::new();
-    for sentence in sentences(text) {
-        let sentence = normalise(&sentence);
-        // ASCII lowercasing keeps byte offsets, so positions found in `lower` index `sentence`.
-        let lower = sentence.to_ascii_lowercase();
-        let my = extract_my(speaker, &lower, &sentence);
-        let Some(start) = statement_start(&lower) else {
-            out.extend(my.filter(|e| !out.iter().any(|o| o.text == e.text)));
-            continue;
-        };
-        let lower = &lower[start..];
-        let original = &sentence[start..];
-        let found = RULES.iter().find_map(|rule| {
-            let prefix = rule.prefixes.iter().find(|p| lower.starts_with(**p))?;
-            let consumed = if rule.predicate == "is_a" { "i am ".len() } else { prefix.len() };
-            let rest = &original[consumed.min(original.len())..];
-            let keep_time = rule.predicate == "plans";
-            let obj = if prefix.ends_with(' ') {
-                object(rest, keep_time)?
-            } else {
-                // Whole-phrase rules ("I am vegetarian"): the words after "I am" are the object.
-                original["i am ".len()..prefix.len().min(original.len())].trim().to_owned()
-            };
-            let content =
-                if rule.predicate == "is_a" { obj.split_whitespace().nth(1) } else { obj.split_whitespace().next() };
-            let first = content.unwrap_or_default().to_lowercase();
-            let first = first.trim_matches(|c: char| !c.is_alphanumeric());
-            if matches!(rule.predicate, "can" | "plans") && NOT_A_SKILL_OR_PLAN.contains(&first) {
-                return None;
-            }
-            if rule.predicate == "is_a" && NOT_AN_IDENTITY.contains(&first) {
-                return None;
-            }
-            if PRONOUN_OBJECTS.contains(&obj.to_lowercase().as_str()) || is_conversational(&obj) {
-                return None;
-            }
-            let obj = strip_fillers(&obj);
-            Some(extracted(
-                rule.kind,
-                rule.template.replace("{s}", speaker).replace("{o}", &obj),
-                rule.importance,
-                triple(speaker, rule.predicate, obj),
-            ))
-        });
-        for e in found.into_iter().chain(my) {
-            if !out.iter().any(|o| o.text == e.text) {
-                out.push(e);
-            }
+    for clause in clauses::clauses(text) {
+        if let Some(e) = statement(speaker, &clause)
+            && !out.iter().any(|o| o.text == e.text)
+        {
+            out.push(e);
         }
     }
     out
 }
 
+/// The memory one clause holds, if any.
+fn statement(speaker: &str, clause: &str) -> Option<Extracted> {
+    let lower = clause.to_ascii_lowercase();
+    if let Some(e) = reaction(speaker, clause, &lower) {
+        return Some(e);
+    }
+    if lower.starts_with("call me ") {
+        return name(speaker, &clause["call me ".len()..]);
+    }
+    let (subject, verb_phrase) = if lower.starts_with("i ") {
+        (Subject::speaker(speaker), &clause[2..])
+    } else if ["we have ", "we adopted ", "we got "].iter().any(|p| lower.starts_with(p)) {
+        (Subject::speaker(speaker), &clause[3..])
+    } else if lower.starts_with("my ") {
+        match relation(speaker, clause) {
+            Some(found) => found,
+            None => return possessive(speaker, clause, &lower),
+        }
+    } else {
+        return None;
+    };
+    let words = verb_words(verb_phrase, subject.third_person);
+    predicate(&subject, &words).or_else(|| subject.third_person.then(|| possessive(speaker, clause, &lower)).flatten())
+}
+
+/// The words of a verb phrase as the rules read them: fillers in the auxiliary chain dropped,
+/// a third-person verb put back in the first person, "have been" read as "am".
+fn verb_words(verb_phrase: &str, third_person: bool) -> Vec<String> {
+    let mut ws: Vec<String> = verb_phrase.split_whitespace().map(str::to_owned).collect();
+    let mut i = 0;
+    while i < ws.len() {
+        let w = ws[i].to_ascii_lowercase();
+        if words::FILLERS.contains(&w.as_str()) {
+            ws.remove(i);
+        } else if AUXILIARIES.contains(&w.as_str()) || (i == 0 && third_person) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if third_person && let Some(first) = ws.first_mut() {
+        *first = rules::first_person(first);
+    }
+    if ws.len() >= 2 && ws[0].eq_ignore_ascii_case("have") && ws[1].eq_ignore_ascii_case("been") {
+        ws.splice(0..2, ["am".to_owned()]);
+    }
+    ws
+}
+
+/// "my" inside an object, as the memory names it.
+fn own(object: &str, subject: &Subject) -> String {
+    object
+        .split(' ')
+        .map(|w| if w.eq_ignore_ascii_case("my") { subject.my.as_str() } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Match a verb phrase: the special shapes, then the rule table.
+fn predicate(subject: &Subject, ws: &[String]) -> Option<Extracted> {
+    let lw: Vec<String> = ws.iter().map(|w| w.to_ascii_lowercase()).collect();
+    let lw: Vec<&str> = lw.iter().map(String::as_str).collect();
+    going_to(subject, ws, &lw)
+        .or_else(|| age(subject, &lw))
+        .or_else(|| table(subject, ws, &lw))
+        .or_else(|| negation(subject, ws, &lw))
+        .or_else(|| rather(subject, ws, &lw))
+        .or_else(|| progressive(subject, ws, &lw))
+        .or_else(|| habit(subject, ws, &lw))
+}
+
+fn table(subject: &Subject, ws: &[String], lw: &[&str]) -> Option<Extracted> {
+    RULES.iter().find_map(|rule| {
+        let n = rule.prefixes.iter().map(|p| p.split(' ').collect::<Vec<_>>()).find(|p| lw.starts_with(p))?.len();
+        let rest = ws[n..].join(" ");
+        if rule.object == Object::Whole {
+            let lower = rest.to_ascii_lowercase();
+            let state = words::STATES.iter().find(|s| {
+                lower.starts_with(**s) && !lower[s.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '-')
+            })?;
+            let (predicate, exclusive) = rules::state_predicate(state);
+            let text = rule.template.replace("{s}", &subject.text).replace("{o}", state);
+            return Some(memory(
+                rule.kind,
+                text,
+                rule.importance,
+                Some(triple(subject, predicate, state, "state", exclusive)),
+            ));
+        }
+        let obj = own(&rules::object(&rest, rule.object)?, subject);
+        if !rules::satisfies(rule.needs, &obj) || rules::is_conversational(&obj) {
+            return None;
+        }
+        let text = rule.template.replace("{s}", &subject.text).replace("{o}", &obj);
+        let t = rules::node(&obj, rule.object).map(|(node, verb)| {
+            let predicate = verb.map_or_else(|| rule.predicate.to_owned(), |v| format!("{}_{v}", rule.predicate));
+            triple(subject, &predicate, &node, object_type(rule.predicate), is_exclusive(rule.predicate))
+        });
+        Some(memory(rule.kind, text, rule.importance, t))
+    })
+}
+
+/// "I'm going to Japan next spring" (a place) or "I'm going to run a marathon next year" (a
+/// plan); without a time it is chat ("I'm going to grab a coffee").
+fn going_to(subject: &Subject, ws: &[String], lw: &[&str]) -> Option<Extracted> {
+    if !lw.starts_with(&["am", "going", "to"]) {
+        return None;
+    }
+    let obj = own(&rules::object(&ws[3..].join(" "), Object::Phrase)?, subject);
+    if !rules::has_time(&obj) || rules::is_conversational(&obj) {
+        return None;
+    }
+    let place = ws[3].starts_with(char::is_uppercase) || ["the", "a", "an"].contains(&lw[3]);
+    let (text, kind) = if place {
+        (format!("{} is going to {obj}", subject.text), Object::Noun)
+    } else {
+        if !rules::satisfies(rules::Needs::RealVerb, &obj) {
+            return None;
+        }
+        (format!("{} plans to {obj}", subject.text), Object::Phrase)
+    };
+    let t = rules::node(&obj, kind).map(|(node, verb)| {
+        triple(subject, &verb.map_or_else(|| "going_to".to_owned(), |v| format!("plans_{v}")), &node, "event", false)
+    });
+    Some(memory(MemoryKind::Event, text, 0.6, t))
+}
+
+/// "I am 34 years old".
+fn age(subject: &Subject, lw: &[&str]) -> Option<Extracted> {
+    match lw {
+        ["am", n, "years", "old", ..] if n.chars().all(|c| c.is_ascii_digit()) && n.len() <= 3 => {
+            let value = format!("{n} years old");
+            let text = format!("{} is {value}", subject.text);
+            Some(memory(MemoryKind::Attribute, text, 0.7, Some(triple(subject, "age", &value, "age", true))))
+        }
+        _ => None,
+    }
+}
+
+fn negation(subject: &Subject, ws: &[String], lw: &[&str]) -> Option<Extracted> {
+    let ["do", "not", verb, ..] = lw else { return None };
+    if !NEGATED.contains(verb) {
+        return None;
+    }
+    let rest = ws[3..].join(" ");
+    let obj = if rest.trim().is_empty() { String::new() } else { own(&rules::object(&rest, Object::Noun)?, subject) };
+    if rules::is_conversational(&obj) || (*verb == "have" && !rules::satisfies(rules::Needs::Possession, &obj)) {
+        return None;
+    }
+    let text = format!("{} does not {verb}{}{obj}", subject.text, if obj.is_empty() { "" } else { " " });
+    let t = rules::node(&obj, Object::Noun)
+        .map(|(node, _)| triple(subject, &format!("does_not_{verb}"), &node, "thing", false));
+    Some(memory(MemoryKind::Preference, text, 0.6, t))
+}
+
+/// "I'd rather take the train than fly" → "prefers taking the train to flying".
+fn rather(subject: &Subject, ws: &[String], lw: &[&str]) -> Option<Extracted> {
+    if !lw.starts_with(&["would", "rather"]) {
+        return None;
+    }
+    let rest = ws[2..].join(" ");
+    let at = rest.to_ascii_lowercase().find(" than ")?;
+    let ing = |phrase: &str| -> Option<String> {
+        let phrase = rules::object(phrase, Object::Phrase)?;
+        let (verb, tail) = phrase.split_once(' ').unwrap_or((&phrase, ""));
+        Some(format!("{} {tail}", rules::gerund(verb)).trim().to_owned())
+    };
+    let (a, b) = (ing(&rest[..at])?, ing(&rest[at + " than ".len()..])?);
+    if rules::is_conversational(&a) || rules::is_conversational(&b) {
+        return None;
+    }
+    let text = format!("{} prefers {a} to {b}", subject.text);
+    let t = rules::node(&a, Object::Noun).map(|(node, _)| triple(subject, "prefers", &node, "thing", false));
+    Some(memory(MemoryKind::Preference, text, 0.6, t))
+}
+
+/// "I'm flying to Berlin on Friday", "I'm getting married in June": a dated plan.
+fn progressive(subject: &Subject, ws: &[String], lw: &[&str]) -> Option<Extracted> {
+    let ["am", verb, ..] = lw else { return None };
+    if !verb.ends_with("ing") || verb.len() < 5 || NOT_PLANS.contains(verb) {
+        return None;
+    }
+    let obj = own(&rules::object(&ws[1..].join(" "), Object::Phrase)?, subject);
+    if !rules::has_time(&obj) || rules::is_conversational(&obj) {
+        return None;
+    }
+    let text = format!("{} is {obj}", subject.text);
+    let t = rules::node(&obj, Object::Phrase)
+        .map(|(node, verb)| triple(subject, &format!("is_{}", verb.unwrap_or_default()), &node, "event", false));
+    Some(memory(MemoryKind::Event, text, 0.6, t))
+}
+
+/// "I go climbing every Saturday", "I usually go to bed around ten", "I never eat breakfast".
+fn habit(subject: &Subject, ws: &[String], lw: &[&str]) -> Option<Extracted> {
+    let adverb = lw.first().filter(|w| FREQUENCY.contains(w)).map(|_| ws[0].to_ascii_lowercase());
+    let at = usize::from(adverb.is_some());
+    let verb = lw.get(at)?;
+    // "I always wanted ...": a past verb is a story, not a habit.
+    let past = verb.len() > 4 && verb.ends_with("ed");
+    if NOT_HABITS.contains(verb) || past || !verb.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let rest = ws[at + 1..].join(" ");
+    if adverb.is_none() && !rules::has_frequency(&rest) {
+        return None;
+    }
+    let obj = own(&rules::object(&rest, Object::Phrase)?, subject);
+    if rules::is_conversational(&obj) {
+        return None;
+    }
+    let adverb = adverb.map(|a| format!("{a} ")).unwrap_or_default();
+    let text = format!("{} {adverb}{} {obj}", subject.text, rules::third_person(verb));
+    Some(memory(MemoryKind::Fact, text, 0.5, None))
+}
+
+/// Things that come first: "Peanuts give me hives", "Crowds are not my thing".
+fn reaction(speaker: &str, clause: &str, lower: &str) -> Option<Extracted> {
+    // "X give(s) me hives", "X make(s) me sick": a reaction, so an allergy or intolerance.
+    const GIVES: &[&str] = &[
+        "hives",
+        "a rash",
+        "rashes",
+        "migraines",
+        "a migraine",
+        "headaches",
+        "a headache",
+        "heartburn",
+        "an allergic reaction",
+        "eczema",
+        "a stomach ache",
+        "stomach aches",
+        "cramps",
+    ];
+    const MAKES: &[&str] =
+        &["sick", "ill", "break out", "itch", "itchy", "sneeze", "swell", "nauseous", "throw up", "vomit", "bloated"];
+    const ALLERGIC: &[(&str, &[&str])] =
+        &[(" give me ", GIVES), (" gives me ", GIVES), (" make me ", MAKES), (" makes me ", MAKES)];
+    const DISLIKED: &[&str] = &[" is not my thing", " are not my thing", " is not for me", " are not for me"];
+    let (at, predicate) = ALLERGIC
+        .iter()
+        .find_map(|(verb, outcomes)| {
+            let i = lower.find(verb)?;
+            let after = &lower[i + verb.len()..];
+            outcomes
+                .iter()
+                .any(|o| after.starts_with(o) && !after[o.len()..].starts_with(char::is_alphanumeric))
+                .then_some((i, "allergic_to"))
+        })
+        .or_else(|| DISLIKED.iter().find_map(|d| lower.find(d).map(|i| (i, "dislikes"))))?;
+    let thing = clause[..at].trim();
+    let first = thing.split_whitespace().next()?.to_ascii_lowercase();
+    const NOT_THINGS: &[&str] = &[
+        "it",
+        "this",
+        "that",
+        "he",
+        "she",
+        "they",
+        "people",
+        "everything",
+        "nothing",
+        "someone",
+        "something",
+        "which",
+        "what",
+        "who",
+        "there",
+        "you",
+        "i",
+        "and",
+    ];
+    let count = thing.split_whitespace().count();
+    if NOT_THINGS.contains(&first.as_str())
+        || count > 4
+        || rules::is_conversational(thing)
+        || !thing.starts_with(char::is_alphabetic)
+    {
+        return None;
+    }
+    // The sentence's capital is not the thing's: "Peanuts" → "peanuts", "K-pop" stays.
+    let mut chars = thing.chars();
+    let head = chars.next()?;
+    let tail = chars.as_str();
+    let first_word_rest = tail.split(' ').next().unwrap_or_default();
+    let thing = if first_word_rest.chars().all(|c| !c.is_uppercase()) && !first_word_rest.contains('-') {
+        format!("{}{tail}", head.to_lowercase())
+    } else {
+        thing.to_owned()
+    };
+    let subject = Subject::speaker(speaker);
+    let (kind, text, importance) = if predicate == "allergic_to" {
+        (MemoryKind::Attribute, format!("{speaker} is allergic to {thing}"), 0.9)
+    } else {
+        (MemoryKind::Preference, format!("{speaker} dislikes {thing}"), 0.6)
+    };
+    let t = rules::node(&thing, Object::Noun).map(|(node, _)| triple(&subject, predicate, &node, "thing", false));
+    Some(memory(kind, text, importance, t))
+}
+
+/// "Call me Jo" → the speaker's name.
+fn name(speaker: &str, rest: &str) -> Option<Extracted> {
+    let name: Vec<&str> = rest
+        .split_whitespace()
+        .map(|w| w.trim_end_matches([',', '.', '!']))
+        .take_while(|w| w.starts_with(char::is_uppercase))
+        .take(3)
+        .collect();
+    if name.is_empty() {
+        return None;
+    }
+    let name = name.join(" ");
+    let subject = Subject::speaker(speaker);
+    let text = format!("{speaker}'s name is {name}");
+    Some(memory(MemoryKind::Attribute, text, 0.7, Some(triple(&subject, "name", &name, "name", true))))
+}
+
+/// "my [adjective] relation [Name]," and the verb phrase after it.
+fn relation<'c>(speaker: &str, clause: &'c str) -> Option<(Subject, &'c str)> {
+    /// The next word of `rest` (up to a space or comma), and what follows it.
+    fn word(rest: &str) -> (&str, &str) {
+        let r = rest.trim_start_matches([',', ' ']);
+        r.split_at(r.find([' ', ',']).unwrap_or(r.len()))
+    }
+    let mut relation = Vec::new();
+    let (mut w, mut rest) = word(&clause[3..]);
+    if RELATION_ADJECTIVES.contains(&w.to_lowercase().as_str()) {
+        relation.push(w);
+        (w, rest) = word(rest);
+    }
+    if !RELATIONS.contains(&w.to_lowercase().as_str()) {
+        return None;
+    }
+    relation.push(w);
+    let relation = relation.join(" ");
+    let mut name = Vec::new();
+    loop {
+        let (w, after) = word(rest);
+        if name.len() == 3 || !w.starts_with(char::is_uppercase) || w == "I" {
+            break;
+        }
+        name.push(w);
+        rest = after;
+    }
+    let verb_phrase = rest.trim_start_matches([',', ' ']);
+    if !verb_phrase.starts_with(|c: char| c.is_lowercase()) {
+        return None;
+    }
+    let animal = ["dog", "cat"].contains(&relation.as_str());
+    let name = name.join(" ");
+    let text =
+        if name.is_empty() { format!("{speaker}'s {relation}") } else { format!("{speaker}'s {relation} {name}") };
+    let node = if name.is_empty() { text.clone() } else { name };
+    let subject = Subject {
+        text,
+        node,
+        kind: if animal { "animal" } else { "person" },
+        third_person: true,
+        my: format!("{speaker}'s"),
+    };
+    Some((subject, verb_phrase))
+}
+
 /// "my X is Y" / "my X's name is Y" → an attribute of the speaker.
-fn extract_my(speaker: &str, lower: &str, original: &str) -> Option<Extracted> {
-    let i = lower.find("my ")?;
-    if i != 0 && !lower[..i].ends_with("i think ") {
-        return None;
-    }
-    let rest_lower = &lower[i + 3..];
+fn possessive(speaker: &str, clause: &str, lower: &str) -> Option<Extracted> {
+    let rest_lower = lower.strip_prefix("my ")?;
     let is = rest_lower.find(" is ")?;
+    let named = rest_lower[..is].ends_with("'s name");
     let thing = rest_lower[..is].trim_end_matches("'s name").trim();
-    if thing.is_empty() || thing.split_whitespace().count() > 4 {
+    let plain = thing.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '\'');
+    if thing.is_empty() || !plain || thing.split_whitespace().count() > 4 {
         return None;
     }
-    let value = object(&original[i + 3 + is + 4..], false)?;
-    let named = rest_lower[..is].ends_with("'s name");
+    let subject = Subject::speaker(speaker);
+    let value = own(&rules::object(&clause[3 + is + 4..], Object::Noun)?, &subject);
+    // "my day is so ...", "my job is like ...": a mood, not a value.
+    let vague = value.rsplit(' ').next().is_some_and(|w| {
+        ["always", "never", "so", "very", "really", "too", "now", "still", "just"]
+            .contains(&w.to_ascii_lowercase().as_str())
+    }) || value.to_ascii_lowercase().starts_with("like ");
+    if vague || rules::is_conversational(&value) {
+        return None;
+    }
     let text =
         if named { format!("{speaker}'s {thing} is named {value}") } else { format!("{speaker}'s {thing} is {value}") };
     let predicate = format!("{}{}", thing.replace(' ', "_"), if named { "_name" } else { "" });
-    Some(extracted(MemoryKind::Attribute, text, 0.6, triple(speaker, &predicate, value)))
+    let t = rules::node(&value, Object::Noun).map(|(node, _)| triple(&subject, &predicate, &node, "thing", true));
+    Some(memory(MemoryKind::Attribute, text, 0.6, t))
 }
 
-fn extracted(kind: MemoryKind, text: String, importance: f64, triple: Triple) -> Extracted {
-    Extracted {
-        kind,
-        text,
-        importance,
-        confidence: CONFIDENCE,
-        sources: Vec::new(),
-        refers_to: None,
-        triple: Some(triple),
-    }
+fn memory(kind: MemoryKind, text: String, importance: f64, triple: Option<Triple>) -> Extracted {
+    Extracted { kind, text, importance, confidence: CONFIDENCE, sources: Vec::new(), refers_to: None, triple }
 }
 
-/// The triple of a rule match. Single-valued predicates (where someone lives or works, and
-/// every "my X is Y") are exclusive: a new value invalidates the old one.
-fn triple(speaker: &str, predicate: &str, object: String) -> Triple {
-    let object_type = match predicate {
-        "lives_in" | "from" => "place",
+/// The type of a rule's object node.
+fn object_type(predicate: &str) -> &'static str {
+    match predicate {
+        "lives_in" | "from" | "works_in" => "place",
         "works_at" => "organization",
         "works_as" | "is_a" => "role",
         "speaks" => "language",
-        "can" | "good_at" | "plays" => "activity",
-        "plans" => "event",
+        "can" | "good_at" | "plays" | "is_learning" | "studies" => "activity",
+        "plans" | "wants" | "used_to" => "event",
+        "lives_with" => "person",
         _ => "thing",
-    };
-    let exclusive = matches!(predicate, "lives_in" | "works_at" | "works_as" | "from")
-        || !RULES.iter().any(|r| r.predicate == predicate);
+    }
+}
+
+/// Predicates with one value at a time: a new object invalidates the old statement.
+fn is_exclusive(predicate: &str) -> bool {
+    matches!(predicate, "lives_in" | "works_at" | "works_as" | "from")
+}
+
+fn triple(subject: &Subject, predicate: &str, object: &str, object_type: &str, exclusive: bool) -> Triple {
     Triple {
-        subject: speaker.to_owned(),
-        subject_type: "person".to_owned(),
+        subject: subject.node.clone(),
+        subject_type: subject.kind.to_owned(),
         predicate: predicate.to_owned(),
-        object,
+        object: object.to_owned(),
         object_type: object_type.to_owned(),
         exclusive,
     }
@@ -473,37 +566,46 @@ mod tests {
         (tp, fp, fn_, misses)
     }
 
+    /// Precision and recall of a `(tp, fp, fn)` count.
+    fn rates((tp, fp, fn_): (usize, usize, usize)) -> (f64, f64) {
+        (tp as f64 / (tp + fp).max(1) as f64, tp as f64 / (tp + fn_).max(1) as f64)
+    }
+
     /// The labelled set `tests/data/offline_extractor.tsv`: `text<TAB>expected memories` joined
-    /// by " | " (empty when the sentence holds no memory). Parts are separated by `# Seen`,
-    /// `# Held out` and `# Frozen` lines: the first was written with the rules, "held out" after
-    /// them, and "frozen" was written and committed before extractor v2 changed any rule and was
-    /// never tuned against. Prints each part's precision and recall; fails below the floor.
+    /// by " | " (empty when the sentence holds no memory), in parts that start with a `# Name:`
+    /// line. The first part was written with the rules; "Seen" and "Held out" after them;
+    /// "Development" alongside extractor v2; "Frozen" was written and committed before v2
+    /// changed any rule and was never tuned against. Prints each part's precision and recall
+    /// and fails when the frozen part falls below the targets or the rest below its floor.
     #[test]
     fn labelled_set_precision_and_recall() {
         let data = include_str!("../../tests/data/offline_extractor.tsv");
-        let held_out = data.find("\n# Held out").unwrap_or(data.len());
-        let frozen = data.find("\n# Frozen").unwrap_or(data.len());
-        let mut total = (0, 0, 0);
-        for (name, part) in [
-            ("written with the rules", &data[..held_out]),
-            ("held out", &data[held_out..frozen]),
-            ("frozen", &data[frozen..]),
-        ] {
-            let (tp, fp, fn_, misses) = score(part.lines());
-            let p = tp as f64 / (tp + fp).max(1) as f64;
-            let r = tp as f64 / (tp + fn_).max(1) as f64;
+        let mut parts: Vec<(&str, Vec<&str>)> = vec![("Written with the rules", Vec::new())];
+        for line in data.lines() {
+            match line.strip_prefix("# ").and_then(|h| h.split_once(':')).filter(|(name, _)| name.len() <= 12) {
+                Some((name, _)) if name.chars().next().is_some_and(char::is_uppercase) => {
+                    parts.push((name, Vec::new()));
+                }
+                _ => parts.last_mut().expect("a first part").1.push(line),
+            }
+        }
+        assert!(parts.iter().any(|(n, l)| *n == "Frozen" && l.len() >= 100), "the frozen part holds 100 sentences");
+        let mut rest = (0, 0, 0);
+        for (name, lines) in &parts {
+            let (tp, fp, fn_, misses) = score(lines.iter().copied());
+            let (p, r) = rates((tp, fp, fn_));
             println!("offline extractor, {name}: precision {p:.3} recall {r:.3} (tp {tp}, fp {fp}, fn {fn_})");
             for m in &misses {
                 println!("  {m}");
             }
-            if name != "frozen" {
-                total = (total.0 + tp, total.1 + fp, total.2 + fn_);
+            if *name == "Frozen" {
+                assert!(p >= 0.90 && r >= 0.75, "frozen part: precision {p:.3} recall {r:.3}");
+            } else {
+                rest = (rest.0 + tp, rest.1 + fp, rest.2 + fn_);
             }
         }
-        let (tp, fp, fn_) = total;
-        let precision = tp as f64 / (tp + fp).max(1) as f64;
-        let recall = tp as f64 / (tp + fn_).max(1) as f64;
-        println!("offline extractor, before the frozen part: precision {precision:.3} recall {recall:.3}");
-        assert!(precision >= 0.85 && recall >= 0.72, "precision {precision:.3} recall {recall:.3}");
+        let (p, r) = rates(rest);
+        println!("offline extractor, all but the frozen part: precision {p:.3} recall {r:.3}");
+        assert!(p >= 0.90 && r >= 0.85, "precision {p:.3} recall {r:.3}");
     }
 }

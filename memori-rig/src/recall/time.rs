@@ -7,6 +7,8 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 
+use crate::text::MONTHS;
+
 /// A half-open time range `[start, end)` named by a phrase of the query.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TimeRange {
@@ -24,21 +26,6 @@ impl TimeRange {
         self.start <= t && t < self.end
     }
 }
-
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
 
 fn day(d: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
