@@ -136,6 +136,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let (mut outcomes, mut turns_total, mut augment_time) = (Vec::new(), 0usize, Duration::ZERO);
+    let mut extraction = Extraction::default();
     for (i, conv) in conversations.iter().enumerate() {
         let db = dir.join(format!("{i:04}.db"));
         let memori = Memori::builder()
@@ -154,6 +155,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         augment_time += t.elapsed();
         turns_total += receipt.stored;
         let entity = EntityId::new(conv.id.as_str())?;
+        extraction.add(&memori, &entity).await?;
         for q in conv.questions.iter().filter(|q| !excluded(q)) {
             let mut req = RecallRequest::new(q.question.as_str()).limit(k_max);
             if let Some(d) = q.question_date_iso.as_deref() {
@@ -194,12 +196,55 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
     anyhow::ensure!(!outcomes.is_empty(), "{} holds no question with evidence to score", args.input.display());
 
-    let report = report(&dataset, &ks, &outcomes, turns_total, augment_time, &config);
+    let mut report = report(&dataset, &ks, &outcomes, turns_total, augment_time, &config);
+    report["extraction"] = extraction.report(turns_total);
     print(&report, &ks);
     if let Some(path) = &args.json {
         write_json(path, &report)?;
     }
     Ok(())
+}
+
+/// What augmentation extracted: memories other than episodes, and the graph's nodes.
+#[derive(Default)]
+struct Extraction {
+    memories: usize,
+    by_kind: BTreeMap<String, usize>,
+    nodes: Vec<String>,
+}
+
+impl Extraction {
+    async fn add(&mut self, memori: &Memori, entity: &EntityId) -> anyhow::Result<()> {
+        let memories = memori.memories(entity, memori_rig::Validity::All).await?;
+        for m in memories.iter().filter(|m| m.kind != memori_rig::MemoryKind::Episode) {
+            self.memories += 1;
+            *self.by_kind.entry(m.kind.as_str().to_owned()).or_default() += 1;
+        }
+        let graph = memori.graph(entity, memori_rig::Validity::All).await?;
+        self.nodes.extend(graph.nodes().map(|n| n.name.clone()));
+        Ok(())
+    }
+
+    /// Counts, and 50 graph nodes drawn with a fixed seed, for judging by eye whether nodes
+    /// are things ("Lisbon", "pottery") or chunks of chat.
+    fn report(&self, turns: usize) -> serde_json::Value {
+        let mut pool = self.nodes.clone();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut sample = Vec::new();
+        while sample.len() < 50 && !pool.is_empty() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            sample.push(pool.swap_remove((seed % pool.len() as u64) as usize));
+        }
+        json!({
+            "memories": self.memories,
+            "per_100_turns": round(self.memories as f64 * 100.0 / turns.max(1) as f64),
+            "by_kind": self.by_kind,
+            "graph_nodes": self.nodes.len(),
+            "node_sample": sample,
+        })
+    }
 }
 
 fn mean(scores: &[&Scores], f: impl Fn(&Scores) -> f64) -> f64 {
@@ -297,6 +342,12 @@ fn print(report: &serde_json::Value, ks: &[usize]) {
         report["import"]["turns"],
         report["import"]["seconds"].as_f64().unwrap_or(0.0)
     );
+    let x = &report["extraction"];
+    println!(
+        "extracted: {} memories ({} per 100 turns) {}; graph nodes: {}",
+        x["memories"], x["per_100_turns"], x["by_kind"], x["graph_nodes"]
+    );
+    println!("graph node sample: {}", x["node_sample"]);
 }
 
 fn write_json(path: &Path, report: &serde_json::Value) -> anyhow::Result<()> {

@@ -141,3 +141,162 @@ backend_test!(the_llm_extractor_survives_provider_faults, |url: String| async mo
     m2.shutdown().await;
     Ok(())
 });
+
+/// A chat completion as OpenAI sends it today, extra fields included, with this message.
+fn provider_completion(message: &serde_json::Value, finish: &str) -> Reply {
+    Reply::Raw(serde_json::json!({
+        "id": "chatcmpl-AbC", "object": "chat.completion", "created": 1_764_500_000, "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 812, "completion_tokens": 64, "total_tokens": 876,
+                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}},
+        "service_tier": "default", "system_fingerprint": "fp_560af6e559"
+    }))
+}
+
+fn submit_call(arguments: &serde_json::Value) -> Reply {
+    provider_completion(
+        &serde_json::json!({"role": "assistant", "content": null, "refusal": null, "annotations": [],
+            "tool_calls": [{"id": "call_Xy1", "type": "function",
+                            "function": {"name": "submit", "arguments": arguments.to_string()}}]}),
+        "tool_calls",
+    )
+}
+
+#[tokio::test]
+async fn the_llm_extractor_reads_what_providers_really_send() -> anyhow::Result<()> {
+    use memori_rig::{JobStatus, MemoryKind, Message, Validity};
+    let refusal = provider_completion(
+        &serde_json::json!({"role": "assistant", "content": null, "refusal": "I'm sorry, I can't help with that.",
+                           "annotations": []}),
+        "stop",
+    );
+    let text_instead = provider_completion(
+        &serde_json::json!({"role": "assistant", "refusal": null, "annotations": [],
+            "content": "```json\n{\"memories\": [{\"kind\": \"fact\", \"text\": \"Zoe has a dog\"}]}\n```"}),
+        "stop",
+    );
+    // Extra fields everywhere, optional fields missing, a kind in another case, an unknown id.
+    let loose = serde_json::json!({
+        "reasoning": "The user states two durable things.",
+        "memories": [
+            {"kind": "Preference", "text": "Zoe likes hiking", "confidence": 0.95, "source_ids": [999_999]},
+            {"kind": "skill", "text": "Zoe speaks Portuguese",
+             "triple": {"subject": "Zoe", "predicate": "speaks", "object": "Portuguese", "certainty": "high"}}
+        ]
+    });
+    let server = FakeOpenAi::scripted(
+        vec![
+            submit_call(&loose),
+            // rig's Extractor asks once more within an attempt when no `submit` call comes back.
+            refusal.clone(),
+            refusal,
+            text_instead.clone(),
+            text_instead,
+        ],
+        submit_call(&allergy_submission()),
+    )
+    .await?;
+    let db = memori_tests::TestDb::create(memori_tests::Backend::Sqlite).await?.expect("sqlite always runs");
+    let m = llm_memori(&db.url, &server, 1).await?;
+    let scope = Scope::new("zoe", "bot", "s1")?;
+    m.capture(&scope, vec![Message::user("I love hiking, and I speak Portuguese.").named("Zoe")]).await?;
+    m.flush().await?;
+    let mut memories = m.memories(&scope.entity, Validity::Current).await?;
+    memories.retain(|x| x.kind != MemoryKind::Episode);
+    memories.sort_by(|a, b| a.text.cmp(&b.text));
+    let got: Vec<(&str, MemoryKind, f64, usize)> =
+        memories.iter().map(|x| (x.text.as_str(), x.kind, x.importance, x.sources.len())).collect();
+    assert_eq!(
+        got,
+        [("Zoe likes hiking", MemoryKind::Preference, 0.5, 1), ("Zoe speaks Portuguese", MemoryKind::Skill, 0.5, 1)],
+        "defaults for what is missing, the window for an unknown id"
+    );
+    let graph = m.graph(&scope.entity, Validity::Current).await?;
+    assert_eq!(graph.edge_count(), 1, "the triple without types still makes an edge");
+
+    // A refusal, then text instead of a tool call: each fails its attempt with a clear error
+    // and keeps the message; the job revives and succeeds once the model calls `submit`.
+    m.capture(&scope, vec![Message::user("I'm allergic to peanuts.").named("Zoe")]).await?;
+    m.flush().await?;
+    let dead = m.jobs(Some(JobStatus::Dead), 10).await?;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let refused = dead[0].last_error.clone().unwrap_or_default();
+    assert!(refused.contains("extraction model failed"), "{refused}");
+    assert_eq!(m.retry_dead_jobs().await?, 1);
+    m.flush().await?;
+    let dead = m.jobs(Some(JobStatus::Dead), 10).await?;
+    assert_eq!(dead.len(), 1, "text is not a `submit` call: {dead:?}");
+    assert_eq!(m.retry_dead_jobs().await?, 1);
+    m.flush().await?;
+    assert_eq!(m.dead_jobs().await?, 0);
+    let memories = m.memories(&scope.entity, Validity::Current).await?;
+    assert!(memories.iter().any(|x| x.text == "Zoe is allergic to peanuts"), "{memories:?}");
+    assert_eq!(m.message_count(&scope.entity).await?, 2, "nothing lost");
+    assert_eq!(server.bodies.lock().unwrap().len(), 6);
+    m.shutdown().await;
+    db.drop_database().await
+}
+
+#[tokio::test]
+async fn a_streamed_tool_call_split_across_chunks_is_captured_whole() -> anyhow::Result<()> {
+    use memori_tests::openai::chunk;
+    use serde_json::json;
+    let (db, memori) = sqlite_memori().await?;
+    let scope = Scope::new("tia", "bot", "s1")?;
+    memori.capture(&scope, vec![memori_rig::Message::user("My favourite fruit is mango")]).await?;
+    memori.flush().await?;
+    let call = |args: &str| json!({"tool_calls": [{"index": 0, "function": {"arguments": args}}]});
+    let usage = json!({"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+                       "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}});
+    let server = FakeOpenAi::scripted(
+        vec![
+            Reply::Stream(vec![
+                chunk(&json!({"role": "assistant", "content": null, "refusal": null, "tool_calls": [{"index": 0,
+                    "id": "call_S1", "type": "function", "function": {"name": "search_vector_store", "arguments": ""}}]}), None),
+                chunk(&call("{\"query\": \"fr"), None),
+                chunk(&call("uit\", \"sam"), None),
+                chunk(&call("ples\": 2}"), None),
+                chunk(&json!({}), Some("tool_calls")),
+                usage.clone(),
+            ]),
+            Reply::Stream(vec![
+                chunk(&json!({"role": "assistant", "content": ""}), None),
+                chunk(&json!({"content": "You like "}), None),
+                chunk(&json!({"content": "mango."}), None),
+                chunk(&json!({}), Some("stop")),
+                usage,
+            ]),
+        ],
+        Reply::Status(500),
+    )
+    .await?;
+    let model = OpenAIConfig::new("test-key").with_base_url(server.base_url.clone()).client().chat("gpt-4o-mini");
+    let agent = AgentBuilder::new(model).preamble("You are a fruit assistant.").tool(memori.index(&scope)).build();
+    let mut stream = agent.prompt("Which fruit do I like?").max_turns(3).add_hook(memori.hook(&scope)).stream();
+    use futures::StreamExt;
+    while let Some(item) = stream.next().await {
+        item?;
+    }
+    memori.flush().await?;
+    let bodies = server.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "one tool call, then the answer");
+    assert_eq!(bodies[0]["stream"], true);
+    // 1 earlier + user, assistant (tool call), tool result, assistant.
+    assert_eq!(memori.message_count(&scope.entity).await?, 5);
+    let transcript = memori.transcript(&scope.entity, "s1").await?;
+    let calls: Vec<(&str, &serde_json::Value)> = transcript
+        .iter()
+        .flat_map(|m| &m.parts)
+        .filter_map(|p| match p {
+            memori_rig::Part::ToolCall { name, arguments, .. } => Some((name.as_str(), arguments)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, [("search_vector_store", &json!({"query": "fruit", "samples": 2}))], "arguments joined once");
+    let answers = transcript.iter().filter(|m| m.text == "You like mango.").count();
+    assert_eq!(answers, 1, "the streamed answer, captured once: {transcript:?}");
+    memori.shutdown().await;
+    db.drop_database().await
+}

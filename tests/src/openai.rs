@@ -26,6 +26,11 @@ pub enum Reply {
     Garbage,
     /// The reply, after a delay.
     Slow(Duration, Box<Reply>),
+    /// A 200 with exactly this chat-completion body (a provider's own shape).
+    Raw(Value),
+    /// A streamed reply: these `chat.completion.chunk` bodies as server-sent events, then
+    /// `data: [DONE]`.
+    Stream(Vec<Value>),
 }
 
 impl Reply {
@@ -60,8 +65,30 @@ impl Reply {
             }
             Reply::Garbage => (200, "<html>502 Bad Gateway</html>{".into()),
             Reply::Slow(_, inner) => inner.render(),
+            Reply::Raw(body) => (200, body.to_string()),
+            Reply::Stream(chunks) => {
+                let mut events: String = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+                events.push_str("data: [DONE]\n\n");
+                (200, events)
+            }
         }
     }
+
+    fn content_type(&self) -> &'static str {
+        match self {
+            Reply::Stream(_) => "text/event-stream",
+            Reply::Slow(_, inner) => inner.content_type(),
+            _ => "application/json",
+        }
+    }
+}
+
+/// One streamed chunk with this `delta` (and `finish_reason`, on the last).
+pub fn chunk(delta: &Value, finish: Option<&str>) -> Value {
+    json!({
+        "id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+        "system_fingerprint": "fp_1", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]
+    })
 }
 
 type Responder = dyn Fn(&Value) -> Reply + Send + Sync;
@@ -118,7 +145,8 @@ impl FakeOpenAi {
                     }
                     let (code, json) = reply.render();
                     let response = format!(
-                        "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                        "HTTP/1.1 {code} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                        reply.content_type(),
                         json.len()
                     );
                     let _ = socket.write_all(response.as_bytes()).await;

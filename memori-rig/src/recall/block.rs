@@ -7,8 +7,12 @@
 //!   (just before) Melanie: How was your week?
 //!   (just after) Melanie: That's brave! How did it feel?
 //! - [2023-05-08] Caroline lives in Boston.
+//! - [2023-02-10] Caroline: I live in Denver. (superseded 2023-05: Caroline lives in Boston)
 //! </memories>
 //! ```
+//!
+//! A memory a newer statement replaced (recalled with history), or an episode whose extracted
+//! statements all were, ends with "(superseded YYYY-MM: the newer statement)".
 //!
 //! One line per memory, most relevant first, the date it was said in brackets; under a recalled
 //! episode, the messages said just before and after it, when the budget leaves room after every
@@ -50,7 +54,14 @@ pub fn render(recalled: &[Recalled], budget: usize, neighbours: bool) -> Option<
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     let mut chosen: Vec<&Recalled> = Vec::new();
     for r in recalled {
-        let line = format!("- [{}] {}", r.memory.valid_from.format("%Y-%m-%d"), inert(&r.memory.text));
+        let mut line = format!("- [{}] {}", r.memory.valid_from.format("%Y-%m-%d"), inert(&r.memory.text));
+        if let Some(s) = &r.superseded {
+            line.push_str(&format!(" (superseded {}", s.at.format("%Y-%m")));
+            if let Some(by) = &s.by {
+                line.push_str(&format!(": {}", inert(by)));
+            }
+            line.push(')');
+        }
         let cost = tokens::count(&line) + 1;
         if used + cost <= budget {
             used += cost;
@@ -107,6 +118,7 @@ mod tests {
                 .iter()
                 .map(|(text, before)| Neighbour { before: *before, text: (*text).into(), said_at: t })
                 .collect(),
+            superseded: None,
         }
     }
 
@@ -127,6 +139,21 @@ mod tests {
             )
         );
         assert!(!render(&r, 600, false).unwrap().contains("just before"));
+    }
+
+    #[test]
+    fn marks_what_a_newer_statement_replaced() {
+        let at = Utc.with_ymd_and_hms(2023, 5, 1, 0, 0, 0).unwrap();
+        let mut old = recalled("Caroline: I live in Denver.", &[]);
+        old.superseded = Some(crate::model::Superseded { at, by: Some("Caroline lives in\nBoston".into()) });
+        let block = render(&[old.clone()], 600, false).unwrap();
+        assert!(
+            block.contains(
+                "- [2023-05-08] Caroline: I live in Denver. (superseded 2023-05: Caroline lives in Boston)\n"
+            )
+        );
+        old.superseded = Some(crate::model::Superseded { at, by: None });
+        assert!(render(&[old], 600, false).unwrap().contains("Denver. (superseded 2023-05)\n"));
     }
 
     #[test]

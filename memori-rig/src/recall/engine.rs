@@ -110,6 +110,7 @@ impl Memori {
                     score: s.score,
                     explanation: s.explanation,
                     neighbours: if cfg.neighbours { index.neighbours(s.index, &filter) } else { Vec::new() },
+                    superseded: index.superseded(s.index, query.now),
                 })
                 .collect()
         })

@@ -21,12 +21,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::lexical::{self, Bm25Index};
-use super::rank::{self, Evidence, Factors, QueryContext, Scored};
+use super::rank::{self, Evidence, Factors, Provenance, QueryContext, Scored};
 use super::time::TimeRange;
 use super::vectors::{Vectors, best};
 use crate::config::RecallConfig;
 use crate::graph::{Edge, KnowledgeGraph, Node};
-use crate::model::{Memory, MemoryKind, Neighbour};
+use crate::model::{Explanation, Memory, MemoryKind, Neighbour, Superseded};
 
 /// Which memories a search may return.
 #[derive(Clone, Copy, Debug, Default)]
@@ -167,6 +167,9 @@ pub(crate) struct EntityIndex {
     vectors: Vectors,
     /// Episodes of each session by their first message id, for neighbours.
     episodes: HashMap<String, BTreeMap<i64, u32>>,
+    /// Memories extracted from each message (not episodes), by message id: what an episode
+    /// said that a newer statement replaced.
+    derived: HashMap<i64, Vec<u32>>,
     /// Per slot: holds a memory that is not invalidated (what a plain recall may return).
     current: Vec<bool>,
     graph: KnowledgeGraph,
@@ -238,7 +241,7 @@ impl EntityIndex {
         let i = slot as usize;
         if let Some(old) = self.slots[i].take() {
             self.lexical.remove(i, &old.terms);
-            self.unlink_episode(&old);
+            self.unlink(i, &old);
             self.slot_bytes -= old.bytes();
         }
         self.vectors.set(i, None);
@@ -257,7 +260,7 @@ impl EntityIndex {
                 let i = slot as usize;
                 if let Some(old) = self.slots[i].take() {
                     self.lexical.remove(i, &old.terms);
-                    self.unlink_episode(&old);
+                    self.unlink(i, &old);
                     self.slot_bytes -= old.bytes();
                 }
                 i
@@ -275,12 +278,27 @@ impl EntityIndex {
         if let Some((session, first)) = &new.episode {
             self.episodes.entry(session.clone()).or_default().insert(*first, i as u32);
         }
+        if new.memory.kind != MemoryKind::Episode {
+            for &m in &new.sources {
+                self.derived.entry(m).or_default().push(i as u32);
+            }
+        }
         self.current[i] = new.memory.invalidated_at.is_none();
         self.slot_bytes += new.bytes();
         self.slots[i] = Some(new);
     }
 
-    fn unlink_episode(&mut self, old: &Slot) {
+    fn unlink(&mut self, i: usize, old: &Slot) {
+        if old.memory.kind != MemoryKind::Episode {
+            for m in &old.sources {
+                if let Some(slots) = self.derived.get_mut(m) {
+                    slots.retain(|&j| j as usize != i);
+                    if slots.is_empty() {
+                        self.derived.remove(m);
+                    }
+                }
+            }
+        }
         if let Some((session, first)) = &old.episode
             && let Some(order) = self.episodes.get_mut(session)
         {
@@ -362,11 +380,21 @@ impl EntityIndex {
         let scored = evidence
             .into_iter()
             .map(|(i, e)| {
-                let (score, explanation) = rank::score(&e, &self.factors(i), &ctx, cfg);
+                let (mut score, mut explanation) = rank::score(&e, &self.factors(i), &ctx, cfg);
+                if !filter.history && self.replaced(i, q.now) {
+                    score *= rank::SUPERSEDED;
+                    explanation = explanation
+                        .with(Explanation::new("superseded (a newer statement replaced it)", rank::SUPERSEDED));
+                    explanation.value = score;
+                }
                 Scored { index: i, score, explanation }
             })
             .collect();
-        rank::select(scored, |i| &self.slot(i).sources, id, limit, cfg.min_score)
+        let provenance = |i: usize| {
+            let s = self.slot(i);
+            Provenance { sources: &s.sources, terms: &s.terms, episode: s.memory.kind == MemoryKind::Episode }
+        };
+        rank::select(scored, provenance, id, limit, cfg.min_score)
     }
 
     /// Graph proximity of memories to a query: memories on edges touching a node the query
@@ -395,6 +423,37 @@ impl EntityIndex {
             }
         }
         out
+    }
+
+    /// Whether everything extracted from the episode in slot `i` was replaced by a newer
+    /// statement as of `now` (an episode nothing was extracted from is not).
+    fn replaced(&self, i: usize, now: DateTime<Utc>) -> bool {
+        let slot = self.slot(i);
+        if slot.memory.kind != MemoryKind::Episode {
+            return false;
+        }
+        let mut derived = slot.sources.iter().flat_map(|m| self.derived.get(m)).flatten().peekable();
+        derived.peek().is_some()
+            && derived.all(|&j| self.slot(j as usize).memory.invalidated_at.is_some_and(|t| t <= now))
+    }
+
+    /// What replaced the memory in slot `i` as of `now`: the memory itself when it was
+    /// invalidated, or for an episode, the latest statement extracted from it that was.
+    pub(crate) fn superseded(&self, i: usize, now: DateTime<Utc>) -> Option<Superseded> {
+        let slot = self.slot(i);
+        let mine = std::iter::once(i as u32);
+        let derived = slot.sources.iter().flat_map(|m| self.derived.get(m)).flatten().copied();
+        let candidates: Vec<u32> =
+            if slot.memory.kind == MemoryKind::Episode { derived.collect() } else { mine.collect() };
+        candidates
+            .into_iter()
+            .map(|j| &self.slot(j as usize).memory)
+            .filter_map(|m| Some((m.invalidated_at.filter(|&t| t <= now)?, m.invalidated_by)))
+            .max_by_key(|(at, _)| *at)
+            .map(|(at, by)| Superseded {
+                at,
+                by: by.and_then(|id| self.position(id)).map(|j| self.slot(j).memory.text.clone()),
+            })
     }
 
     /// The slot of a memory id.
@@ -497,6 +556,7 @@ mod tests {
                 factors: index.factors(i),
                 graph: None,
                 sources: &sources[i],
+                episode: true,
             })
             .collect();
         let now = t0() + Duration::days(400);

@@ -6,7 +6,7 @@
 //! [`super::index::EntityIndex`] gathers evidence from its top candidates per source and
 //! scores them with the same [`score`], so both agree wherever the index's depth reaches.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -28,7 +28,31 @@ pub(crate) struct RankDoc<'a> {
     pub(crate) graph: Option<f64>,
     /// The messages it came from (results that only repeat better ones are skipped).
     pub(crate) sources: &'a [i64],
+    /// Whether it is an episode (a message itself) rather than a memory extracted from one.
+    pub(crate) episode: bool,
 }
+
+/// Where a candidate came from, for [`select`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Provenance<'a> {
+    /// The messages it came from.
+    pub(crate) sources: &'a [i64],
+    /// Its search terms.
+    pub(crate) terms: &'a [String],
+    /// Whether it is an episode (says its message in full).
+    pub(crate) episode: bool,
+}
+
+/// The share of an episode's distinct terms that better memories extracted from its message
+/// must already say for the episode to count as a repeat. An extracted memory says part of a
+/// message ("does not eat pork" out of "I'm allergic to shellfish, and I don't eat pork"), so
+/// it does not stand for the whole of it.
+pub(crate) const COVERED_SHARE: f64 = 0.7;
+
+/// The factor on an episode whose extracted statements were all replaced by newer ones ("I
+/// live in Lisbon" after "I moved to Porto"): still findable, and marked in the block, but
+/// below what holds now.
+pub(crate) const SUPERSEDED: f64 = 0.5;
 
 /// What adjusts a candidate's fused score.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -155,30 +179,48 @@ pub(crate) fn score(e: &Evidence, f: &Factors, q: &QueryContext<'_>, cfg: &Recal
 }
 
 /// Sort scored candidates best first (ties to the smaller `order`, the memory id) and keep
-/// `limit` of them, skipping a candidate whose source messages are all covered by better ones
-/// (it would only repeat them).
+/// `limit` of them, skipping a candidate that only repeats better ones: any candidate whose
+/// source messages better episodes all said in full, and an episode whose terms the better
+/// memories extracted from its message already say ([`COVERED_SHARE`]).
 pub(crate) fn select<'s>(
     mut scored: Vec<Scored>,
-    sources: impl Fn(usize) -> &'s [i64],
+    provenance: impl Fn(usize) -> Provenance<'s>,
     order: impl Fn(usize) -> i64,
     limit: usize,
     min_score: f64,
 ) -> Vec<Scored> {
     scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(order(a.index).cmp(&order(b.index))));
-    let mut covered: HashSet<i64> = HashSet::new();
+    // Messages said in full by chosen episodes, and terms said about a message by chosen
+    // memories extracted from it.
+    let mut said: HashSet<i64> = HashSet::new();
+    let mut told: HashMap<i64, HashSet<&'s str>> = HashMap::new();
     let mut out = Vec::with_capacity(limit.min(scored.len()));
     for s in scored {
         if out.len() == limit || s.score < min_score {
             break;
         }
-        let src = sources(s.index);
-        if !src.is_empty() && src.iter().all(|m| covered.contains(m)) {
+        let p = provenance(s.index);
+        if !p.sources.is_empty() && (p.sources.iter().all(|m| said.contains(m)) || (p.episode && covered(&p, &told))) {
             continue;
         }
-        covered.extend(src.iter().copied());
+        for &m in p.sources {
+            if p.episode {
+                said.insert(m);
+            } else {
+                told.entry(m).or_default().extend(p.terms.iter().map(String::as_str));
+            }
+        }
         out.push(s);
     }
     out
+}
+
+/// Whether memories extracted from an episode's messages already say most of its terms.
+fn covered(episode: &Provenance<'_>, told: &HashMap<i64, HashSet<&str>>) -> bool {
+    let terms: HashSet<&str> = episode.terms.iter().map(String::as_str).collect();
+    let known =
+        terms.iter().filter(|t| episode.sources.iter().any(|m| told.get(m).is_some_and(|k| k.contains(**t)))).count();
+    !terms.is_empty() && known as f64 >= COVERED_SHARE * terms.len() as f64
 }
 
 #[cfg(test)]
@@ -223,7 +265,8 @@ pub(crate) fn rank(
             Some(Scored { index: i, score, explanation })
         })
         .collect();
-    select(scored, |i| docs[i].sources, |i| i as i64, limit, cfg.min_score)
+    let provenance = |i: usize| Provenance { sources: docs[i].sources, terms: docs[i].terms, episode: docs[i].episode };
+    select(scored, provenance, |i| i as i64, limit, cfg.min_score)
 }
 
 #[cfg(test)]
@@ -239,7 +282,7 @@ mod tests {
     }
 
     fn doc<'a>(terms: &'a [String], vector: Option<&'a [f32]>, age_days: i64) -> RankDoc<'a> {
-        RankDoc { terms, vector, factors: factors(age_days), graph: None, sources: &[] }
+        RankDoc { terms, vector, factors: factors(age_days), graph: None, sources: &[], episode: false }
     }
 
     fn now() -> DateTime<Utc> {
@@ -293,12 +336,34 @@ mod tests {
     }
 
     #[test]
-    fn a_result_that_only_repeats_better_ones_is_skipped() {
-        let t = [terms("peanut allergy"), terms("allergic to peanuts"), terms("peanuts")];
+    fn a_result_that_only_repeats_a_better_episode_is_skipped() {
+        let t = [terms("I am allergic to peanuts"), terms("allergic to peanuts"), terms("peanuts")];
         let sources: [&[i64]; 3] = [&[7], &[7], &[8]];
-        let docs: Vec<RankDoc<'_>> = (0..3).map(|i| RankDoc { sources: sources[i], ..doc(&t[i], None, 0) }).collect();
-        let out = rank(&terms("peanuts"), None, &docs, &RecallConfig::default(), now(), None, 10);
-        assert_eq!(out.len(), 2, "{out:#?}");
-        assert_ne!(sources[out[0].index], sources[out[1].index]);
+        let docs: Vec<RankDoc<'_>> =
+            (0..3).map(|i| RankDoc { sources: sources[i], episode: i == 0, ..doc(&t[i], None, 0) }).collect();
+        let out = rank(&terms("allergic peanuts"), None, &docs, &RecallConfig::default(), now(), None, 10);
+        assert_eq!(out.iter().map(|s| s.index).collect::<Vec<_>>(), [0, 2], "{out:#?}");
+    }
+
+    /// The shellfish/pork message: a memory extracted from it says only part of it, so the
+    /// episode stays; an episode whose words its memories already say is a repeat.
+    #[test]
+    fn an_extracted_memory_covers_only_what_it_says() {
+        let t = [
+            terms("User does not eat pork"),
+            terms(
+                "user: Good restaurant tips would help. Careful though: I'm allergic to shellfish, and I don't eat pork.",
+            ),
+            terms("User likes jazz"),
+            terms("user: I like jazz"),
+        ];
+        let sources: [&[i64]; 4] = [&[1], &[1], &[2], &[2]];
+        let docs: Vec<RankDoc<'_>> = (0..4)
+            .map(|i| RankDoc { sources: sources[i], episode: i % 2 == 1, ..doc(&t[i], None, i as i64) })
+            .collect();
+        let out = rank(&terms("what can't I eat? pork jazz"), None, &docs, &RecallConfig::default(), now(), None, 10);
+        let chosen: Vec<usize> = out.iter().map(|s| s.index).collect();
+        assert!(chosen.contains(&0) && chosen.contains(&1), "the pork memory and the whole message: {chosen:?}");
+        assert!(chosen.contains(&2) && !chosen.contains(&3), "\"I like jazz\" says nothing more: {chosen:?}");
     }
 }

@@ -239,6 +239,20 @@ pub struct Recalled {
     /// the injected block as context when the budget leaves room.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub neighbours: Vec<Neighbour>,
+    /// When what it says no longer holds: for an invalidated memory, the statement that
+    /// replaced it; for an episode, a statement extracted from it that a newer one replaced.
+    /// The injected block marks it "(superseded 2026-05: ...)".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded: Option<Superseded>,
+}
+
+/// A newer statement that replaced what a recalled memory says.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Superseded {
+    /// When it was replaced.
+    pub at: DateTime<Utc>,
+    /// The newer statement, when it is still stored.
+    pub by: Option<String>,
 }
 
 /// A message next to a recalled episode.
