@@ -131,8 +131,12 @@ enum Command {
         /// `on` or `off`.
         #[arg(long, env = "MEMORI_SECURE_COOKIES")]
         secure_cookies: Option<String>,
+        /// Reverse proxies (comma-separated IP addresses) whose `X-Forwarded-For` header names
+        /// the client, so that the login throttle counts clients, not the proxy.
+        #[arg(long, env = "MEMORI_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxy: Vec<std::net::IpAddr>,
         /// A file of `KEY=VALUE` lines (`database_url`, `bind`, `assets`, `workers`,
-        /// `secure_cookies`) for what flags and the environment leave unset.
+        /// `secure_cookies`, `trusted_proxies`) for what flags and the environment leave unset.
         #[arg(long, env = "MEMORI_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -253,7 +257,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Jobs { action } => jobs(&cli.database_url, action).await,
         Command::User { action } => user(&cli.database_url, action).await,
-        Command::Serve { bind, assets, workers, secure_cookies, config } => {
+        Command::Serve { bind, assets, workers, secure_cookies, trusted_proxy, config } => {
             let file = match &config {
                 Some(path) => serve::read_config(path)?,
                 None => Default::default(),
@@ -262,7 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(url) if cli.url_is_default => url.clone(),
                 _ => cli.database_url.clone(),
             };
-            serve::run(serve::Args { url, bind, assets, workers, secure_cookies, file }).await
+            serve::run(serve::Args { url, bind, assets, workers, secure_cookies, trusted_proxy, file }).await
         }
         Command::Worker { workers, lease_secs } => worker(&cli.database_url, workers, lease_secs).await,
         Command::Import { file, allow_partial, limit, process } => {

@@ -14,10 +14,11 @@ pub(crate) struct Args {
     pub(crate) assets: Option<PathBuf>,
     pub(crate) workers: Option<usize>,
     pub(crate) secure_cookies: Option<String>,
+    pub(crate) trusted_proxy: Vec<std::net::IpAddr>,
     pub(crate) file: HashMap<String, String>,
 }
 
-const KEYS: [&str; 5] = ["database_url", "bind", "assets", "workers", "secure_cookies"];
+const KEYS: [&str; 6] = ["database_url", "bind", "assets", "workers", "secure_cookies", "trusted_proxies"];
 
 /// Read `KEY=VALUE` lines; `#` starts a comment line. Unknown keys are an error.
 pub(crate) fn read_config(path: &Path) -> anyhow::Result<HashMap<String, String>> {
@@ -69,6 +70,15 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         );
         None
     });
+    let trusted_proxies = if args.trusted_proxy.is_empty() {
+        let listed = f("trusted_proxies").unwrap_or_default();
+        let addresses = listed.split(',').map(str::trim).filter(|a| !a.is_empty());
+        addresses
+            .map(|a| a.parse().with_context(|| format!("config: trusted_proxies: {a:?} is not an IP address")))
+            .collect::<anyhow::Result<Vec<std::net::IpAddr>>>()?
+    } else {
+        args.trusted_proxy
+    };
     let memori = Memori::builder()
         .database_url(&args.url)
         .configure(|c| c.workers = workers)
@@ -79,7 +89,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("memori serve: no operator can sign in yet; add one with `memori user add NAME --role admin`");
     }
     eprintln!("memori serve: http://{bind} on {}", memori_rig::redact_url(&args.url));
-    let options = ServerOptions { assets, secure_cookies: secure, ..ServerOptions::default() };
+    let options = ServerOptions { assets, secure_cookies: secure, trusted_proxies, ..ServerOptions::default() };
     let result = server::serve(memori.clone(), bind, options).await;
     memori.shutdown().await;
     result

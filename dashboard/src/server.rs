@@ -40,11 +40,18 @@ pub struct ServerOptions {
     pub secure_cookies: bool,
     /// Idle time after which a browser session ends.
     pub session_idle: std::time::Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the login throttle).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { assets: None, secure_cookies: true, session_idle: std::time::Duration::from_secs(8 * 3600) }
+        Self {
+            assets: None,
+            secure_cookies: true,
+            session_idle: std::time::Duration::from_secs(8 * 3600),
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 
@@ -53,6 +60,7 @@ impl Default for ServerOptions {
 pub struct AppState {
     memori: Memori,
     throttle: Arc<Throttle>,
+    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     index: Arc<Option<IndexPage>>,
 }
 
@@ -182,7 +190,12 @@ pub fn router(memori: Memori, options: &ServerOptions) -> Router {
     if options.assets.is_some() && index.is_none() {
         tracing::warn!("no index.html in the assets directory; build the app with `cargo xtask dashboard`");
     }
-    let state = AppState { memori: memori.clone(), throttle: Arc::new(Throttle::default()), index: Arc::new(index) };
+    let state = AppState {
+        memori: memori.clone(),
+        throttle: Arc::new(Throttle::default()),
+        trusted_proxies: Arc::new(options.trusted_proxies.clone()),
+        index: Arc::new(index),
+    };
     let sessions = SessionManagerLayer::new(MemoriSessionStore::new(memori))
         .with_name("memori_session")
         .with_http_only(true)
@@ -207,22 +220,74 @@ pub fn router(memori: Memori, options: &ServerOptions) -> Router {
     let mut app = Router::new().nest("/api/v1", api);
     if let Some(dir) = &options.assets {
         let files = tower_http::services::ServeDir::new(dir).fallback(get(spa_index).with_state(state.clone()));
+        // The app's code is public and compressible; API answers are not compressed (they mix
+        // secrets such as the CSRF token with text an attacker may choose).
+        let files = Router::new()
+            .fallback_service(files)
+            .layer(middleware::from_fn(static_cache))
+            .layer(tower_http::compression::CompressionLayer::new());
         app = app.route("/", get(spa_index)).route("/index.html", get(spa_index)).fallback_service(files);
     } else {
         app = app.fallback(get(not_built));
     }
     app.layer(sessions)
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(8 * 1024 * 1024))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn(too_large_as_json))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .with_state(state)
 }
 
-/// Every SPA route (`/entities/alice`, ...) answers with the app's page.
+/// Largest request body accepted.
+const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Every SPA route (`/entities/alice`, ...) answers with the app's page, never cached: after
+/// sign-out, Back must not show a page from the cache.
 async fn spa_index(State(state): State<AppState>) -> Response {
-    match state.index.as_ref() {
+    let mut res = match state.index.as_ref() {
         Some(page) => Html(page.html.clone()).into_response(),
         None => not_built().await.into_response(),
+    };
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Static files: names Trunk gives a content hash (`app-0123456789abcdef_bg.wasm`) never
+/// change, so browsers keep them a year; anything else is checked again on every use.
+async fn static_cache(req: Request, next: Next) -> Response {
+    let immutable = is_hashed_name(req.uri().path());
+    let mut res = next.run(req).await;
+    if res.status().is_success() && !res.headers().contains_key(header::CACHE_CONTROL) {
+        let policy = if immutable { "public, max-age=31536000, immutable" } else { "no-cache" };
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     }
+    res
+}
+
+/// Whether a file name carries a hash of at least 16 hex digits after a `-`.
+fn is_hashed_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or_default().trim_end_matches("_bg");
+    stem.rsplit_once('-').is_some_and(|(_, h)| h.len() >= 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The body-limit layer answers 413 in plain text; every error of the API is JSON.
+async fn too_large_as_json(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return res;
+    }
+    let json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json {
+        return res;
+    }
+    let mut res = ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the request body is larger than {} MiB", BODY_LIMIT / (1024 * 1024)),
+    )
+    .into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 async fn not_built() -> impl IntoResponse {

@@ -3,7 +3,7 @@
 //! checking passwords and keys is the dashboard's job. Every change is audited.
 
 use chrono::{DateTime, Utc};
-use memori_types::admin::OperatorRole;
+use memori_types::admin::{OperatorRole, SignInEvent};
 
 use crate::Memori;
 use crate::error::{Error, ErrorKind, Result};
@@ -43,6 +43,15 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it stops working (`None`: a key from before keys had a lifetime).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKeyRecord {
+    /// Whether the key may be used at `now`: not revoked and not expired.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|t| now < t)
+    }
 }
 
 /// A stored role that does not parse (a hand-edited row) grants the least: viewer.
@@ -73,6 +82,7 @@ impl From<ops::ApiKeyRow> for ApiKeyRecord {
             created_at: from_ms(r.created_at),
             last_used_at: r.last_used_at.map(from_ms),
             revoked_at: r.revoked_at.map(from_ms),
+            expires_at: r.expires_at.map(from_ms),
         }
     }
 }
@@ -114,16 +124,19 @@ impl Accounts<'_> {
         Ok(ops::all_operators(self.db()).await?.into_iter().map(Into::into).collect())
     }
 
-    /// Store an API key (the caller made the secret and hashed it). Returns its id.
+    /// Store an API key (the caller made the secret and hashed it) that works until
+    /// `expires_at`. Returns its id.
     pub async fn create_api_key(
         &self,
         name: &str,
         prefix: &str,
         secret_hash: &str,
         role: OperatorRole,
+        expires_at: DateTime<Utc>,
         actor: &str,
     ) -> Result<i64> {
-        ops::insert_api_key(self.db(), name, prefix, secret_hash, role, actor).await
+        let expires = Some(crate::store::ms(expires_at));
+        ops::insert_api_key(self.db(), name, prefix, secret_hash, role, expires, actor).await
     }
 
     /// Every API key, newest first.
@@ -134,6 +147,13 @@ impl Accounts<'_> {
     /// The API key with this prefix, revoked or not.
     pub async fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>> {
         Ok(ops::api_key_by_prefix(self.db(), prefix).await?.map(Into::into))
+    }
+
+    /// Audit a dashboard sign-in attempt under the name given (cut to 64 characters).
+    pub async fn record_sign_in(&self, name: &str, event: SignInEvent) -> Result<()> {
+        let actor: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+        let details = serde_json::json!({});
+        crate::store::audit::record(self.db(), &actor, event.action(), "operator", None, details).await.map(|_| ())
     }
 
     /// Record that a key was used.

@@ -70,6 +70,11 @@ impl Memori {
         Ok(KnowledgeGraph::new(nodes, edges))
     }
 
+    /// Whether anything was ever captured for the entity (and not erased).
+    pub async fn has_entity(&self, entity: &EntityId) -> Result<bool> {
+        Ok(store::capture::entity_row(&self.inner.db, entity).await?.is_some())
+    }
+
     /// Row counts of an entity's data (all zero for an unknown entity).
     pub async fn stats(&self, entity: &EntityId) -> Result<EntityStats> {
         match store::capture::entity_row(&self.inner.db, entity).await? {
@@ -176,21 +181,36 @@ impl Memori {
     }
 
     /// Erase an entity and everything stored about it (sessions, messages, summaries,
-    /// memories, sources, embeddings, graph, jobs) in one transaction. The audit record and
-    /// the receipt hold counts only: the entity's id is personal data and is not kept.
-    pub async fn erase_entity(&self, entity: &EntityId, actor: &str) -> Result<ErasureReceipt> {
-        let (row, audit_id, removed) = compliance::erase_entity(&self.inner.db, entity.as_str(), actor)
+    /// memories, sources, embeddings, graph, jobs) in one transaction. The entity's id is
+    /// personal data and is not kept: the audit record holds counts and `reference`, the
+    /// operator's own reference for the request (a ticket number), which is how an auditor
+    /// finds the erasure of a given person without the log re-identifying anyone.
+    pub async fn erase_entity(
+        &self,
+        entity: &EntityId,
+        actor: &str,
+        reference: Option<&str>,
+    ) -> Result<ErasureReceipt> {
+        let reference = reference.map(str::trim).filter(|r| !r.is_empty());
+        if reference.is_some_and(|r| r.chars().count() > 128 || r.chars().any(char::is_control)) {
+            return Err(Error::invalid_input("a request reference is at most 128 characters, no control characters"));
+        }
+        let (row, audit_id, removed) = compliance::erase_entity(&self.inner.db, entity.as_str(), actor, reference)
             .await?
             .ok_or_else(|| not_found("entity"))?;
         // Nothing of the entity stays in this process's memory either.
         self.inner.cache.remove(row.0);
-        Ok(ErasureReceipt { audit_id: Some(audit_id), erased_at: Utc::now(), removed })
+        let on_disk = compliance::scrub(&self.inner.db).await;
+        Ok(ErasureReceipt { audit_id: Some(audit_id), erased_at: Utc::now(), removed, on_disk })
     }
 
-    /// Everything stored about an entity, for a data-access request.
-    pub async fn export_entity(&self, entity: &EntityId) -> Result<EntityExport> {
+    /// Everything stored about an entity, for a data-access request. Reading it is access to
+    /// personal data, so it is audited (`entity.export`, by entity row) with `actor`.
+    pub async fn export_entity(&self, entity: &EntityId, actor: &str) -> Result<EntityExport> {
         let db = &self.inner.db;
         let row = browse::entity(db, entity.as_str()).await?.ok_or_else(|| not_found("entity"))?;
+        let target = Some(format!("row {}", row.row.0));
+        store::audit::record(db, actor, "entity.export", "entity", target, serde_json::json!({})).await?;
         let sessions = self.sessions_of_row(row.row).await?;
         let memories = self.memories(entity, Validity::All).await?;
         let rows = compliance::export_rows(db, row.row).await?;
@@ -218,6 +238,9 @@ impl Memori {
 
     /// An entity's knowledge graph as plain nodes and edges (for display and export).
     pub async fn graph_view(&self, entity: &EntityId, validity: Validity) -> Result<GraphView> {
+        if !self.has_entity(entity).await? {
+            return Err(not_found("entity"));
+        }
         let g = self.graph(entity, validity).await?;
         Ok(GraphView { nodes: g.nodes().cloned().collect(), edges: g.edges().cloned().collect() })
     }
@@ -243,13 +266,13 @@ impl Memori {
                 dead: count(JobStatus::Dead),
             },
             failing_jobs: failing,
-            recent: self.audit_log(None, 10).await?,
+            recent: self.audit_log(&AuditQuery { limit: Some(10), ..AuditQuery::default() }).await?,
         })
     }
 
-    /// Audit records, newest first; `before` pages back from a record id.
-    pub async fn audit_log(&self, before: Option<i64>, limit: u64) -> Result<Vec<AuditEntry>> {
-        store::audit::entries(&self.inner.db, before, limit.clamp(1, 1000)).await
+    /// Audit records, newest first, filtered and paged by `query`.
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        store::audit::entries(&self.inner.db, query).await
     }
 
     /// Apply the saved retention policy now (see [`crate::RetentionPolicy`]), audited.
@@ -264,6 +287,7 @@ impl Memori {
             per_process.insert(process.clone(), cutoff(*days));
         }
         let removed = compliance::apply_retention(&self.inner.db, &per_process, policy.days.map(cutoff), actor).await?;
+        compliance::scrub(&self.inner.db).await;
         Ok(RetentionReceipt { applied_at: now, removed })
     }
 }

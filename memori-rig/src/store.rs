@@ -96,6 +96,8 @@ pub(crate) async fn connect(url: &str) -> Result<Db> {
     }
     if is_sqlite {
         create_sqlite_parent(url)?;
+        // Freed pages are overwritten with zeros, so erased text does not linger in the file.
+        opts.map_sqlx_sqlite_opts(|o| o.pragma("secure_delete", "on"));
     }
     let db = Database::connect(opts)
         .await

@@ -19,6 +19,7 @@ mod m20261122_000001_core_schema;
 mod m20261129_000001_memory_revision;
 mod m20261206_000001_operators;
 mod m20261207_000001_recall_changes;
+mod m20261230_000001_api_key_expiry;
 
 /// All migrations, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_memory_revision::Migration),
             Box::new(m20261206_000001_operators::Migration),
             Box::new(m20261207_000001_recall_changes::Migration),
+            Box::new(m20261230_000001_api_key_expiry::Migration),
         ]
     }
 }

@@ -215,6 +215,42 @@ backend_test!(recall_skips_invalidated_memories_unless_asked_or_back_in_time, |u
     Ok(())
 });
 
+backend_test!(a_move_behind_a_lead_in_supersedes_the_old_city_and_its_episode, |url: String| async move {
+    let m = crate::memori(&url).await?;
+    let scope = Scope::new("maya", "bot", "s1")?;
+    let feb: DateTime<Utc> = "2026-02-10T10:00:00Z".parse()?;
+    let may: DateTime<Utc> = "2026-05-12T10:00:00Z".parse()?;
+    m.capture(&scope, vec![Message::user("I live in Lisbon.").said_at(feb)]).await?;
+    m.capture(&scope, vec![Message::user("Big news: I moved to Porto last month.").said_at(may)]).await?;
+    m.flush().await?;
+    let now = m.recall(&scope, "where do I live?").await?;
+    assert!(now[0].memory.text.contains("Porto"), "Porto first: {:#?}", now[0]);
+    let lisbon: Vec<&memori_rig::Recalled> = now.iter().filter(|r| r.memory.text.contains("Lisbon")).collect();
+    assert!(lisbon.iter().all(|r| r.memory.kind == MemoryKind::Episode), "the old attribute no longer holds");
+    for r in &lisbon {
+        let s = r.superseded.as_ref().expect("the Lisbon episode is marked superseded");
+        assert_eq!((s.at, s.by.as_deref()), (may, Some("User lives in Porto")));
+        assert!(r.explanation.detail("superseded (a newer statement replaced it)").is_some());
+    }
+    let block = m.recall_with(&scope.entity, memori_rig::RecallRequest::new("where do I live?")).await?.block();
+    assert!(
+        block.as_deref().is_some_and(|b| b.contains("I live in Lisbon. (superseded 2026-05: User lives in Porto)"))
+    );
+    // As of March, Lisbon still held: nothing is marked.
+    let march = m
+        .recall_with(
+            &scope.entity,
+            memori_rig::RecallRequest::new("where do I live?").as_of("2026-03-01T00:00:00Z".parse()?),
+        )
+        .await?;
+    assert!(march.memories.iter().all(|r| r.superseded.is_none() && !r.memory.text.contains("Porto")));
+    // An operator sees when the conversation happened, not when it was written.
+    let session = &m.entity_detail(&scope.entity).await?.sessions[0];
+    assert_eq!((session.created_at, session.last_seen_at), (feb, may), "session dates come from the messages");
+    m.shutdown().await;
+    Ok(())
+});
+
 /// A model that is always down: extraction fails, the job retries and becomes a dead letter,
 /// the messages and their episodes stay.
 pub(crate) struct Down;

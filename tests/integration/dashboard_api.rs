@@ -202,6 +202,56 @@ backend_test!(mutations_need_the_csrf_token_and_login_rotates_the_session, |url:
     Ok(())
 });
 
+/// A login request as it comes from `peer`, through a proxy when `forwarded` is set.
+fn login_from(peer: &str, forwarded: Option<&str>, password: &str) -> anyhow::Result<Request<Body>> {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/auth/login")
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    let mut req = req.body(Body::from(json!({"username": "ada", "password": password}).to_string()))?;
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse()?;
+    req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    Ok(req)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_cannot_race_the_throttle_and_a_proxy_does_not_lock_everyone_out() -> anyhow::Result<()> {
+    let (_db, m) = super::sqlite_memori().await?;
+    m.accounts().put_operator("ada", &hash_password(ADMIN_PW)?, memori_rig::admin::OperatorRole::Admin, "t").await?;
+    let options =
+        ServerOptions { secure_cookies: false, trusted_proxies: vec!["10.0.0.1".parse()?], ..ServerOptions::default() };
+    let app = router(m.clone(), &options);
+    // Sixteen wrong passwords at once from one client: only five are checked.
+    let mut guesses = Vec::new();
+    for _ in 0..16 {
+        let req = login_from("10.0.0.1", Some("6.6.6.6"), "wrong password!")?;
+        guesses.push(tokio::spawn(app.clone().oneshot(req)));
+    }
+    let mut statuses = Vec::new();
+    for g in guesses {
+        statuses.push(g.await??.status());
+    }
+    let checked = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((checked, refused), (5, 11), "{statuses:?}");
+    // The attacker is locked out, the operator at another address behind the same proxy is not,
+    // and a client cannot pretend to be someone else by sending the header itself.
+    let r = app.clone().oneshot(login_from("10.0.0.1", Some("6.6.6.6"), ADMIN_PW)?).await?;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let r = app.clone().oneshot(login_from("10.0.0.1", Some("7.7.7.7"), ADMIN_PW)?).await?;
+    assert_eq!(r.status(), StatusCode::OK);
+    for _ in 0..5 {
+        app.clone().oneshot(login_from("8.8.8.8", Some("9.9.9.9"), "wrong password!")?).await?;
+    }
+    let r = app.clone().oneshot(login_from("9.9.9.9", None, ADMIN_PW)?).await?;
+    assert_eq!(r.status(), StatusCode::OK, "8.8.8.8 is not a proxy: its header is ignored");
+    m.shutdown().await;
+    Ok(())
+}
+
 backend_test!(logins_are_throttled_after_five_failures, |url: String| async move {
     let m = seeded(&url).await?;
     let mut c = Client::new(app(&m));
@@ -249,7 +299,7 @@ backend_test!(export_holds_everything_and_erase_leaves_nothing, |url: String| as
     assert!(needles.iter().all(|n| found.iter().any(|h| h.ends_with(n))), "the scan sees alice before: {found:?}");
     let before = sql::rows_of(&db, alice_row).await?;
     assert!(before.iter().filter(|(_, n)| *n > 0).count() >= 5, "alice has rows in most tables: {before:?}");
-    let r = admin.call("DELETE", "/api/v1/entities/alice", None).await?;
+    let r = admin.call("DELETE", "/api/v1/entities/alice?reference=DSAR-2026-114", None).await?;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let receipt: memori_types::admin::ErasureReceipt = serde_json::from_value(r.body)?;
     assert_eq!(receipt.removed["memori_messages"], stats.messages);
@@ -260,11 +310,33 @@ backend_test!(export_holds_everything_and_erase_leaves_nothing, |url: String| as
     let before_bob = sql::text_hits(&db, &["tennis"]).await?;
     assert!(!before_bob.is_empty(), "the scan finds text that is there");
     assert_eq!(sql::text_hits(&db, &needles).await?, Vec::<String>::new());
+    assert!(!receipt.on_disk.is_empty() && !receipt.on_disk.contains("not yet"), "scrubbed: {}", receipt.on_disk);
+    // No row holds her words, and on SQLite neither do the file's free pages nor its WAL.
+    if let Some(path) = url.strip_prefix("sqlite://").and_then(|rest| rest.split('?').next()) {
+        for file in [path.to_owned(), format!("{path}-wal")] {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            for word in ["peanuts", "<script>alert(1)"] {
+                let hits = bytes.windows(word.len()).filter(|w| *w == word.as_bytes()).count();
+                assert_eq!(hits, 0, "{file} still holds {word:?} {hits} times after the erase");
+            }
+        }
+    }
     assert_eq!(m.message_count(&EntityId::new("bob")?).await?, 1, "bob is untouched");
     // The audit record says what happened, with counts, and holds nothing of alice's.
-    let audit = m.audit_log(None, 50).await?;
+    let audit = m.audit_log(&memori_rig::admin::AuditQuery::default()).await?;
     let entry = audit.iter().find(|a| a.action == "entity.erase").expect("erase audited");
     assert_eq!(entry.actor, "ada");
+    // The request's reference finds the erasure; the export before it (personal-data access)
+    // and the sign-in are on record too, and the log filters by action family and actor.
+    assert_eq!(entry.details["reference"], "DSAR-2026-114");
+    let export = audit.iter().find(|a| a.action == "entity.export").expect("export audited");
+    assert_eq!((export.actor.as_str(), export.target_ref.as_deref()), ("ada", entry.target_ref.as_deref()));
+    Client::new(app(&m)).login("ada", "not the password").await?;
+    let auth = admin.call("GET", "/api/v1/audit?action=auth.", None).await?.body;
+    let actions: Vec<&str> = auth.as_array().expect("list").iter().filter_map(|a| a["action"].as_str()).collect();
+    assert_eq!(actions, ["auth.sign_in_failed", "auth.sign_in"], "newest first, only sign-ins");
+    let none = admin.call("GET", "/api/v1/audit?actor=nobody", None).await?.body;
+    assert_eq!(none.as_array().map(Vec::len), Some(0));
     let all = serde_json::to_string(&audit)?;
     for personal in ["alice", "peanuts", "Paris", "<script>"] {
         assert!(!all.contains(personal), "the audit log holds {personal:?}: {all}");
@@ -282,6 +354,31 @@ backend_test!(api_keys_act_with_their_role_until_revoked, |url: String| async mo
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let token = r.body["token"].as_str().expect("token").to_owned();
     let key_id = r.body["key"]["id"].as_i64().expect("id");
+    // Keys die on their own: 90 days unless asked otherwise, never more than a year.
+    let expires: chrono::DateTime<chrono::Utc> = serde_json::from_value(r.body["key"]["expires_at"].clone())?;
+    let days = (expires - chrono::Utc::now()).num_hours() as f64 / 24.0;
+    assert!((89.9..=90.0).contains(&days), "expires in {days} days");
+    let r = admin
+        .call("POST", "/api/v1/api-keys", Some(json!({"name": "k", "role": "viewer", "expires_in_days": 0})))
+        .await?;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let secret = "5".repeat(64);
+    let hash: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let now = chrono::Utc::now();
+    for (prefix, expires, want) in [
+        ("0123456789ab", now + chrono::Duration::minutes(1), StatusCode::OK),
+        ("ba9876543210", now - chrono::Duration::minutes(1), StatusCode::UNAUTHORIZED),
+    ] {
+        let role = memori_rig::admin::OperatorRole::Viewer;
+        m.accounts().create_api_key("hand-made", prefix, &hash, role, expires, "test").await?;
+        let mut holder = Client::new(app(&m));
+        holder.bearer = Some(format!("mk_{prefix}_{secret}"));
+        let r = holder.call("GET", "/api/v1/overview", None).await?;
+        assert_eq!(r.status, want, "a key expiring at {expires} (now {now})");
+    }
     let listed = admin.call("GET", "/api/v1/api-keys", None).await?;
     assert!(!listed.body.to_string().contains(&token[10..]), "the secret is never listed");
 
@@ -292,6 +389,14 @@ backend_test!(api_keys_act_with_their_role_until_revoked, |url: String| async mo
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(m.message_count(&EntityId::new("bob")?).await?, 0);
     assert_eq!(bot.call("GET", "/api/v1/entities/bob", None).await?.status, StatusCode::NOT_FOUND);
+    // The audit names the key, and a key cannot mint another key that would outlive it.
+    let audit = admin.call("GET", "/api/v1/audit", None).await?.body.to_string();
+    assert!(audit.contains("key:dsar bot ("), "the key's name is the actor: {audit}");
+    let r = bot.call("POST", "/api/v1/api-keys", Some(json!({"name": "spare", "role": "admin"}))).await?;
+    assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{:?}", r.body);
+    let r = bot.call("DELETE", &format!("/api/v1/api-keys/{key_id}"), None).await?;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(admin.call("GET", "/api/v1/api-keys", None).await?.body.as_array().map(Vec::len), Some(3));
 
     assert_eq!(admin.call("DELETE", &format!("/api/v1/api-keys/{key_id}"), None).await?.status, StatusCode::NO_CONTENT);
     let r = bot.call("GET", "/api/v1/overview", None).await?;
@@ -384,6 +489,50 @@ async fn pages_carry_security_headers_and_the_csp_admits_only_the_app_loader() -
     Ok(())
 }
 
+#[tokio::test]
+async fn pages_are_never_cached_hashed_files_are_kept_and_code_is_compressed() -> anyhow::Result<()> {
+    let (_db, m) = super::sqlite_memori().await?;
+    let dir = tempdir()?;
+    std::fs::write(dir.join("index.html"), "<html><head></head><body>app</body></html>")?;
+    std::fs::write(dir.join("style.css"), "body { margin: 0 }")?;
+    let code = "export function run() { return 1; }\n".repeat(200);
+    std::fs::write(dir.join("app-0123456789abcdef_bg.js"), &code)?;
+    let app = router(m.clone(), &ServerOptions { assets: Some(dir.clone()), ..ServerOptions::default() });
+    let mut c = Client::new(app.clone());
+    // Personal data is on the pages an operator saw: Back after sign-out must not show them.
+    for path in ["/", "/entities/alice", "/index.html", "/api/v1/auth/me"] {
+        let r = c.call("GET", path, None).await?;
+        assert_eq!(r.headers[header::CACHE_CONTROL], "no-store", "{path}");
+    }
+    let r = c.call("GET", "/app-0123456789abcdef_bg.js", None).await?;
+    assert_eq!(r.headers[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    let r = c.call("GET", "/style.css", None).await?;
+    assert_eq!(r.headers[header::CACHE_CONTROL], "no-cache", "an unhashed name may change");
+
+    let req = Request::builder()
+        .uri("/app-0123456789abcdef_bg.js")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())?;
+    let res = app.clone().oneshot(req).await?;
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+    let zipped = res.into_body().collect().await?.to_bytes();
+    assert!(zipped.len() < code.len() / 4, "compressed: {} of {} bytes", zipped.len(), code.len());
+
+    // A body over the limit gets the API's JSON error, like every other error.
+    let huge = "x".repeat(9 * 1024 * 1024);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/auth/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(huge))?;
+    let res = app.oneshot(req).await?;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = serde_json::from_slice(&res.into_body().collect().await?.to_bytes())?;
+    assert_eq!(body["code"], "too_large", "{body}");
+    m.shutdown().await;
+    Ok(())
+}
+
 fn base64_std(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -446,7 +595,7 @@ async fn logs_hold_no_secrets_or_personal_data() -> anyhow::Result<()> {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let (_db, m) = super::sqlite_memori().await?;
+    let (test_db, m) = super::sqlite_memori().await?;
     m.accounts().put_operator("ada", &hash_password(ADMIN_PW)?, memori_rig::admin::OperatorRole::Admin, "test").await?;
     let scope = Scope::new("patient-4711", "bot", "s1")?;
     m.capture(&scope, vec![Message::user("My diagnosis is hypothyroidism and my PIN is 8841")]).await?;
@@ -466,11 +615,15 @@ async fn logs_hold_no_secrets_or_personal_data() -> anyhow::Result<()> {
     bot.bearer = Some(token.clone());
     let r = bot.call("DELETE", "/api/v1/entities/patient-4711", None).await?;
     assert_eq!(r.status, StatusCode::OK);
+    // The database does not hold the live session's id either (it is a bearer secret).
+    let session_id = session.split('=').nth(1).unwrap_or_default().to_owned();
+    assert_eq!(c.call("GET", "/api/v1/auth/me", None).await?.status, StatusCode::OK, "the session is live");
+    let db = sql::connect(&test_db.url).await?;
+    assert_eq!(sql::text_hits(&db, &[&session_id]).await?, Vec::<String>::new(), "session ids are stored hashed");
     m.shutdown().await;
 
     let text = String::from_utf8(logs.0.lock().expect("log buffer").clone())?;
     assert!(text.contains("entity erased"), "the capture works: {text}");
-    let session_id = session.split('=').nth(1).unwrap_or_default().to_owned();
     let secrets = [ADMIN_PW, "not the password", &token[10..], &session_id, "$argon2id$"];
     let personal = ["patient-4711", "hypothyroidism", "8841"];
     for needle in secrets.iter().chain(personal.iter()) {
@@ -478,3 +631,31 @@ async fn logs_hold_no_secrets_or_personal_data() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+backend_test!(searches_are_literal_and_an_unknown_entity_is_not_found_everywhere, |url: String| async move {
+    let m = seeded(&url).await?;
+    for id in ["a_b", "axb", "100%", "1000"] {
+        m.capture(&Scope::new(id, "bot", "s1")?, vec![Message::user("hello there")]).await?;
+    }
+    m.flush().await?;
+    let mut admin = Client::new(app(&m));
+    admin.login("ada", ADMIN_PW).await?;
+    for (search, want) in [("a_b", vec!["a_b"]), ("0%", vec!["100%"]), ("_", vec!["a_b"])] {
+        let page = admin.call("GET", &format!("/api/v1/entities?q={}", search.replace('%', "%25")), None).await?;
+        let mut ids: Vec<&str> =
+            page.body["items"].as_array().expect("items").iter().filter_map(|e| e["id"].as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, want, "search {search:?} is literal");
+    }
+    // Siblings of the graph answer 404 for an unknown entity; so do the graph and the preview.
+    for (method, path, body) in [
+        ("GET", "/api/v1/entities/nobody", None),
+        ("GET", "/api/v1/entities/nobody/graph", None),
+        ("POST", "/api/v1/recall/preview", Some(json!({"entity": "nobody", "query": "peanuts"}))),
+    ] {
+        let r = admin.call(method, path, body).await?;
+        assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{path}");
+    }
+    m.shutdown().await;
+    Ok(())
+});

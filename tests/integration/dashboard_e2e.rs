@@ -139,6 +139,10 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         for conversation in memori_rig::import::read_file(&sample)? {
             memori_rig::import::import_conversation(&m, &conversation, "onboarding-bot").await?;
         }
+        // A long conversation: its episodes must page, not make one endless list.
+        let talker = memori_rig::Scope::new("talker", "bot", "long")?;
+        let turns = (0..120).map(|i| memori_rig::Message::user(format!("Turn {i}: nothing much to report today.")));
+        m.capture(&talker, turns.collect()).await?;
         m.flush().await?;
         (db, m)
     };
@@ -146,12 +150,17 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
     let b = browser().await?;
     let c = &b.client;
     let result = async {
-        // Sign in.
+        // A wrong password says so and keeps the name; then sign in.
         c.goto(&format!("{base}/")).await?;
         fill(c, "#username", "ada").await?;
+        fill(c, "#password", "not the password").await?;
+        click(c, "#login").await?;
+        wait_text(c, "main.login", "wrong name or password").await?;
+        let name = c.find(Locator::Css("#username")).await?.prop("value").await?;
+        assert_eq!(name.as_deref(), Some("ada"), "the form keeps the name");
         fill(c, "#password", ADMIN_PW).await?;
         click(c, "#login").await?;
-        assert_eq!(text_of(c, "#count-entities").await?, "6");
+        assert_eq!(text_of(c, "#count-entities").await?, "7");
         shot(c, "overview").await?;
         click(c, "nav a[href='/entities']").await?;
         wait_text(c, "table.entities", "maya").await?;
@@ -173,6 +182,11 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         wait_text(c, "#pager", "1–1 of 1").await?;
         click(c, "a.entity-link[href='/entities/alice']").await?;
         assert_eq!(text_of(c, "h1.entity-title").await?, "alice");
+        // Extracted memories first; the verbatim messages are one choice away.
+        wait_text(c, "ul.memories", "peanuts").await?;
+        let extracted = text_of(c, "ul.memories").await?;
+        assert!(!extracted.contains("<script>"), "episodes are not in the default list: {extracted}");
+        c.find(Locator::Css("#memory-kind")).await?.select_by_value("episode").await?;
         let page = wait_text(c, "main", "<script>alert(1)</script>").await?;
         assert!(page.contains("peanuts"));
         assert!(c.get_alert_text().await.is_err(), "no alert ran");
@@ -180,6 +194,29 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         click(c, "a.session-link").await?;
         wait_text(c, ".transcript", "Noted, no peanuts.").await?;
         shot(c, "transcript").await?;
+
+        // A correction sends (and audits) only what the operator changed, and says it saved.
+        let alice = m.memories(&EntityId::new("alice")?, memori_rig::Validity::Current).await?;
+        let peanuts = alice.iter().find(|x| x.text.contains("allergic to peanuts")).expect("an extracted memory");
+        c.goto(&format!("{base}/memories/{}", peanuts.id)).await?;
+        fill(c, "#memory-importance", "0.95").await?;
+        click(c, "#memory-save").await?;
+        wait_text(c, "#memory-status", "Saved.").await?;
+        let query = memori_rig::admin::AuditQuery { action: Some("memory.update".into()), ..Default::default() };
+        let edits = m.audit_log(&query).await?;
+        assert_eq!(edits[0].details["fields"], serde_json::json!(["importance"]), "{:?}", edits[0]);
+
+        // 120 episodes come 50 at a time.
+        c.goto(&format!("{base}/entities/talker")).await?;
+        wait_text(c, "main", "episodes (verbatim messages) (120)").await?;
+        c.find(Locator::Css("#memory-kind")).await?.select_by_value("episode").await?;
+        wait_text(c, "#memory-pager", "1–50 of 120").await?;
+        assert_eq!(c.find_all(Locator::Css("li.memory")).await?.len(), 50);
+        c.find(Locator::XPath("//p[@id='memory-pager']/button[contains(., 'Next')]")).await?.click().await?;
+        wait_text(c, "#memory-pager", "51–100 of 120").await?;
+        fill(c, "#memory-search", "Turn 7").await?;
+        wait_text(c, "ul.memories", "Turn 77").await?;
+        assert_eq!(c.find_all(Locator::Css("li.memory")).await?.len(), 11, "Turn 7 and 70-79");
 
         // Playground: recall, then limit to one result without saving.
         c.goto(&format!("{base}/playground?entity=maya")).await?;
@@ -194,13 +231,24 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         assert_eq!(m.current_settings().await?.recall.limit, 10, "the playground saved nothing");
         shot(c, "playground").await?;
 
-        // Settings: save a token budget; running agents pick it up.
+        // Settings: text that is not a number stays, marked, and keeps Save from saving.
         c.goto(&format!("{base}/settings")).await?;
         wait_text(c, "#settings-version", "Version 0").await?;
+        let half_life = m.current_settings().await?.recall.half_life_days;
+        fill(c, "#set-half-life", "30 days").await?;
+        wait_text(c, "main", "\"30 days\" is not a number").await?;
+        click(c, "#set-save").await?;
+        wait_text(c, "main", "fix the fields marked in red first (set-half-life)").await?;
+        let typed = c.find(Locator::Css("#set-half-life")).await?.prop("value").await?;
+        assert_eq!(typed.as_deref(), Some("30 days"), "bad input is not silently replaced");
+        assert_eq!(m.current_settings().await?.recall.half_life_days, half_life, "nothing saved");
+        // Fixed, it saves with the token budget; running agents pick it up.
+        fill(c, "#set-half-life", "45").await?;
         fill(c, "#set-token-budget", "450").await?;
         click(c, "#set-save").await?;
         wait_text(c, "#settings-status", "Saved as version 1").await?;
         assert_eq!(m.current_settings().await?.recall.token_budget, 450);
+        assert_eq!(m.current_settings().await?.recall.half_life_days, Some(45.0));
         shot(c, "settings").await?;
 
         // Compliance: erase bob with a typed confirmation.
@@ -208,15 +256,24 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         let erase = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#erase-button")).await?;
         assert!(!erase.is_enabled().await?, "erase stays disabled until the id is typed");
         fill(c, "#erase-confirm", "bob").await?;
+        fill(c, "#erase-reference", "DSAR-77").await?;
         click(c, "#erase-button").await?;
         wait_text(c, "#erase-receipt", "memori_messages").await?;
+        wait_text(c, "#erase-on-disk", "overwritten").await?;
         assert_eq!(m.message_count(&EntityId::new("bob")?).await?, 0);
         shot(c, "compliance").await?;
 
         // The audit log shows who did it.
         c.goto(&format!("{base}/audit")).await?;
         wait_text(c, "table.audit", "entity.erase").await?;
+        wait_text(c, "table.audit", "DSAR-77").await?;
         shot(c, "audit").await?;
+        // Filtered to sign-ins: the failed one and the good one, nothing else.
+        c.find(Locator::Css("#audit-kind")).await?.select_by_value("auth.").await?;
+        wait_text(c, "table.audit", "auth.sign_in_failed").await?;
+        let rows = text_of(c, "table.audit tbody").await?;
+        assert!(rows.contains("auth.sign_in") && !rows.contains("entity.erase"), "{rows}");
+        assert!(c.find(Locator::Css("#audit-older")).await.is_err(), "no Older on a short page");
         anyhow::Ok(())
     }
     .await;

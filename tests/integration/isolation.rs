@@ -116,7 +116,7 @@ impl Run {
                     m.recall_with(&self.ids[entity], RecallRequest::new(query).with_history()).await?.memories;
                 self.only_own(entity, "recall", &serde_json::to_string(&recalled)?)?;
             }
-            Op::Export { entity } => match m.export_entity(&self.ids[entity]).await {
+            Op::Export { entity } => match m.export_entity(&self.ids[entity], "proptest").await {
                 Ok(export) => self.only_own(entity, "export", &serde_json::to_string(&export)?)?,
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     anyhow::ensure!(self.messages.get(&entity).copied().unwrap_or(0) == 0, "export lost {e}");
@@ -125,12 +125,17 @@ impl Run {
             },
             Op::Graph { entity } => {
                 m.flush().await?;
-                let graph = m.graph_view(&self.ids[entity], memori_rig::Validity::All).await?;
-                self.only_own(entity, "graph", &serde_json::to_string(&graph)?)?;
+                match m.graph_view(&self.ids[entity], memori_rig::Validity::All).await {
+                    Ok(graph) => self.only_own(entity, "graph", &serde_json::to_string(&graph)?)?,
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        anyhow::ensure!(self.messages.get(&entity).copied().unwrap_or(0) == 0, "graph lost {e}");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             Op::Erase { entity } => {
                 m.flush().await?;
-                match m.erase_entity(&self.ids[entity], "proptest").await {
+                match m.erase_entity(&self.ids[entity], "proptest", None).await {
                     Ok(_) => {}
                     Err(e) if e.kind() == ErrorKind::NotFound => {}
                     Err(e) => return Err(e.into()),

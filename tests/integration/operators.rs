@@ -36,7 +36,7 @@ backend_test!(retention_deletes_old_data_per_process_and_keeps_the_rest, |url: S
     assert_eq!(receipt.removed["memori_messages"], 2, "{receipt:?}");
     assert!(receipt.removed["memori_sessions"] >= 2, "{receipt:?}");
 
-    let left = m.export_entity(&carol).await?;
+    let left = m.export_entity(&carol, "test").await?;
     let texts: Vec<&str> = left.messages.iter().map(|msg| msg.text.as_str()).collect();
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts.contains(&"I like skiing") && texts.contains(&"My order 42 is late"), "{texts:?}");
@@ -50,7 +50,7 @@ backend_test!(retention_deletes_old_data_per_process_and_keeps_the_rest, |url: S
     let bad =
         Settings { retention: RetentionPolicy { days: Some(0), ..RetentionPolicy::default() }, ..Settings::default() };
     assert_eq!(m.save_settings(None, &bad, "test").await.unwrap_err().kind(), memori_rig::ErrorKind::InvalidInput);
-    let audit = m.audit_log(None, 10).await?;
+    let audit = m.audit_log(&memori_rig::admin::AuditQuery { limit: Some(10), ..Default::default() }).await?;
     assert!(audit.iter().any(|a| a.action == "retention.apply"));
     m.shutdown().await;
     Ok(())

@@ -44,7 +44,7 @@ async fn ask(memori: &Memori, scope: &Scope, from: usize, n: usize) -> anyhow::R
 
 /// The stored messages' texts of `entity`, sorted.
 async fn stored_texts(memori: &Memori, entity: &EntityId) -> anyhow::Result<Vec<String>> {
-    let export = memori.export_entity(entity).await?;
+    let export = memori.export_entity(entity, "test").await?;
     let mut texts: Vec<String> = export.messages.into_iter().map(|m| m.text).collect();
     texts.sort();
     Ok(texts)

@@ -132,7 +132,7 @@ backend_test!(migrations_run_once_and_reconnects_keep_data, |url: String| async 
     let again = memori(&url).await?;
     assert_eq!(again.message_count(&memori_rig::EntityId::new("erin")?).await?, 1);
     let applied = sql::scalar(&sql::connect(&url).await?, "SELECT COUNT(*) FROM seaql_migrations".into()).await?;
-    assert_eq!(applied, 4, "each migration recorded once");
+    assert_eq!(applied, 5, "each migration recorded once");
     again.shutdown().await;
     Ok(())
 });
@@ -167,7 +167,7 @@ backend_test!(bad_input_gets_a_clear_error_or_is_stored_exactly, |url: String| a
     for id in odd_ids {
         let entity = EntityId::new(id)?;
         assert_eq!(m.message_count(&entity).await?, 1, "{id}");
-        let export = m.export_entity(&entity).await?;
+        let export = m.export_entity(&entity, "test").await?;
         assert_eq!(export.messages.len(), 1, "{id}");
         assert_eq!(export.messages[0].text, format!("marker {id}"));
     }
@@ -179,7 +179,7 @@ backend_test!(bad_input_gets_a_clear_error_or_is_stored_exactly, |url: String| a
     let controls = "bell \u{7} escape \u{1b}[2J crlf \r\n tab \t bidi \u{202e}txet\u{202c} zero-width \u{200b}";
     m.capture(&scope, vec![Message::user(big.as_str()), Message::user(controls)]).await?;
     m.flush().await?;
-    let export = m.export_entity(&scope.entity).await?;
+    let export = m.export_entity(&scope.entity, "test").await?;
     let texts: Vec<&str> = export.messages.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, [big.as_str(), controls]);
     assert_eq!(m.dead_jobs().await?, 0, "augmenting odd text fails no job");

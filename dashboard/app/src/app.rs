@@ -13,8 +13,13 @@ use crate::components::Auth;
 pub(crate) fn App() -> impl IntoView {
     let me = RwSignal::new(None::<Me>);
     let checked = RwSignal::new(false);
-    // A 401 from any call means the session ended: show the sign-in form.
-    api::on_signed_out(move || me.set(None));
+    // A 401 from any call means the session ended: show the sign-in form. Not when nobody
+    // was signed in (a wrong password): that would remount the form and wipe its error.
+    api::on_signed_out(move || {
+        if me.with_untracked(Option::is_some) {
+            me.set(None);
+        }
+    });
     provide_context(Auth(me));
     spawn_local(async move {
         if let Ok(m) = api::get::<Me>("/auth/me").await {
@@ -57,7 +62,7 @@ fn Shell() -> impl IntoView {
             <A href="/settings">"Settings"</A>
             <A href="/compliance">"Compliance"</A>
             <A href="/audit">"Audit log"</A>
-            <A href="/keys">"API keys"</A>
+            {move || crate::components::is_admin().then(|| view! { <A href="/keys">"API keys"</A> })}
             <span class="who">
                 {move || me.with(|m| m.as_ref().map(|m| format!("{} ({})", m.name, m.role.as_str())))}
                 <button id="logout" class="link" on:click=logout>"Sign out"</button>

@@ -74,6 +74,23 @@ pub(crate) fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
     }
 }
 
+/// Rows on one page of a long list.
+pub(crate) const PAGE_ROWS: usize = 50;
+
+/// "← Previous 1–50 of 434 Next →" for a list of `total` rows shown from `offset`.
+pub(crate) fn pager(id: &'static str, total: usize, offset: RwSignal<usize>) -> impl IntoView {
+    let at_end = move || offset.get() + PAGE_ROWS >= total;
+    view! {
+        <p class="pager" id=id>
+            <button disabled=move || offset.get() == 0
+                on:click=move |_| offset.update(|o| *o = o.saturating_sub(PAGE_ROWS))>"← Previous"</button>
+            {move || { let o = offset.get(); format!(" {}–{} of {total} ", (o + 1).min(total), (o + PAGE_ROWS).min(total)) }}
+            <button disabled=at_end
+                on:click=move |_| offset.update(|o| *o += PAGE_ROWS)>"Next →"</button>
+        </p>
+    }
+}
+
 /// Rows removed per table, as an erasure or retention receipt shows them.
 pub(crate) fn counts(removed: std::collections::BTreeMap<String, u64>) -> impl IntoView {
     view! {
@@ -107,31 +124,85 @@ pub(crate) fn message_view(m: TranscriptMessage) -> impl IntoView {
     }
 }
 
-/// A number input bound to one field of a [`RecallConfig`].
+/// The fields of a settings form whose text is not a valid value (by input id), so that no
+/// one saves a value the form could not read.
+#[derive(Clone, Copy)]
+pub(crate) struct Invalid(pub(crate) RwSignal<Vec<&'static str>>);
+
+impl Invalid {
+    pub(crate) fn new() -> Self {
+        Self(RwSignal::new(Vec::new()))
+    }
+
+    /// `Err` with a message naming the bad fields, for a Save button to show instead of saving.
+    pub(crate) fn check(self) -> Result<(), String> {
+        let bad = self.0.get_untracked();
+        if bad.is_empty() { Ok(()) } else { Err(format!("fix the fields marked in red first ({})", bad.join(", "))) }
+    }
+}
+
+/// Parse a number typed into a settings field; the message says what was wrong.
+fn number<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err("a number is needed".into());
+    }
+    v.parse().map_err(|_| format!("{v:?} is not a number (no units: days are a plain number)"))
+}
+
+/// A number input bound to one field of a [`RecallConfig`]. Text that is not a valid value
+/// stays as typed, marked with its error, and keeps the form from being saved.
 fn num_field(
     id: &'static str,
     label: &'static str,
     config: RwSignal<RecallConfig>,
+    invalid: Invalid,
     get: fn(&RecallConfig) -> String,
-    set: fn(&mut RecallConfig, &str),
+    set: fn(&mut RecallConfig, &str) -> Result<(), String>,
 ) -> impl IntoView {
+    let problem = RwSignal::new(None::<String>);
+    let typed = RwSignal::new(None::<String>);
+    let change = move |ev: leptos::ev::Event| {
+        let v = event_target_value(&ev);
+        let mut next = config.get_untracked();
+        match set(&mut next, &v) {
+            Ok(()) => {
+                config.set(next);
+                typed.set(None);
+                problem.set(None);
+                invalid.0.update(|b| b.retain(|f| *f != id));
+            }
+            Err(e) => {
+                typed.set(Some(v));
+                problem.set(Some(e));
+                invalid.0.update(|b| {
+                    if !b.contains(&id) {
+                        b.push(id);
+                    }
+                });
+            }
+        }
+    };
     view! {
         <label>{label}
-            <input id=id inputmode="decimal" prop:value=move || config.with(get)
-                on:change=move |ev| { let v = event_target_value(&ev); config.update(|c| set(c, &v)); }/>
+            <input id=id inputmode="decimal" class:bad=move || problem.with(Option::is_some)
+                aria-invalid=move || if problem.with(Option::is_some) { "true" } else { "false" }
+                prop:value=move || typed.get().unwrap_or_else(|| config.with(get)) on:change=change/>
+            {move || problem.get().map(|e| view! { <span class="error field-error" role="alert">{e}</span> })}
         </label>
     }
 }
 
-/// Every recall knob, editing `config` in place.
+/// Every recall knob, editing `config` in place; fields that do not parse are listed in
+/// `invalid`.
 #[component]
-pub(crate) fn RecallConfigForm(config: RwSignal<RecallConfig>) -> impl IntoView {
+pub(crate) fn RecallConfigForm(config: RwSignal<RecallConfig>, invalid: Invalid) -> impl IntoView {
     view! {
         <fieldset class="knobs">
             <legend>"Ranking"</legend>
-            {num_field("set-vector-weight", "Vector weight", config, |c| c.vector_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.vector_weight = x })}
-            {num_field("set-lexical-weight", "Lexical (BM25) weight", config, |c| c.lexical_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.lexical_weight = x })}
-            {num_field("set-graph-weight", "Graph weight", config, |c| c.graph_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.graph_weight = x })}
+            {num_field("set-vector-weight", "Vector weight", config, invalid, |c| c.vector_weight.to_string(), |c, v| { c.vector_weight = number(v)?; Ok(()) })}
+            {num_field("set-lexical-weight", "Lexical (BM25) weight", config, invalid, |c| c.lexical_weight.to_string(), |c, v| { c.lexical_weight = number(v)?; Ok(()) })}
+            {num_field("set-graph-weight", "Graph weight", config, invalid, |c| c.graph_weight.to_string(), |c, v| { c.graph_weight = number(v)?; Ok(()) })}
             <label>"Fusion"
                 <select id="set-fusion" prop:value=move || config.with(|c| match c.fusion { Fusion::Weighted => "weighted", Fusion::Rrf { .. } => "rrf" })
                     on:change=move |ev| { let v = event_target_value(&ev); config.update(|c| c.fusion = if v == "rrf" { Fusion::Rrf { k: 60.0 } } else { Fusion::Weighted }); }>
@@ -139,14 +210,14 @@ pub(crate) fn RecallConfigForm(config: RwSignal<RecallConfig>) -> impl IntoView 
                     <option value="rrf">"reciprocal rank (k = 60)"</option>
                 </select>
             </label>
-            {num_field("set-half-life", "Decay half-life, days (empty: off)", config, |c| c.half_life_days.map(|h| h.to_string()).unwrap_or_default(), |c, v| c.half_life_days = v.trim().parse().ok())}
-            {num_field("set-importance-weight", "Importance weight", config, |c| c.importance_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.importance_weight = x })}
-            {num_field("set-mention-weight", "Frequency (mentions) weight", config, |c| c.mention_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.mention_weight = x })}
-            {num_field("set-time-weight", "Time-phrase weight", config, |c| c.time_weight.to_string(), |c, v| if let Ok(x) = v.parse() { c.time_weight = x })}
-            {num_field("set-limit", "Memories returned", config, |c| c.limit.to_string(), |c, v| if let Ok(x) = v.parse() { c.limit = x })}
-            {num_field("set-depth", "Candidates per source", config, |c| c.depth.to_string(), |c, v| if let Ok(x) = v.parse() { c.depth = x })}
-            {num_field("set-min-score", "Minimum score (drop weaker results)", config, |c| c.min_score.to_string(), |c, v| if let Ok(x) = v.parse() { c.min_score = x })}
-            {num_field("set-token-budget", "Token budget of the block", config, |c| c.token_budget.to_string(), |c, v| if let Ok(x) = v.parse() { c.token_budget = x })}
+            {num_field("set-half-life", "Decay half-life, days (empty: off)", config, invalid, |c| c.half_life_days.map(|h| h.to_string()).unwrap_or_default(), |c, v| { c.half_life_days = if v.trim().is_empty() { None } else { Some(number(v)?) }; Ok(()) })}
+            {num_field("set-importance-weight", "Importance weight", config, invalid, |c| c.importance_weight.to_string(), |c, v| { c.importance_weight = number(v)?; Ok(()) })}
+            {num_field("set-mention-weight", "Frequency (mentions) weight", config, invalid, |c| c.mention_weight.to_string(), |c, v| { c.mention_weight = number(v)?; Ok(()) })}
+            {num_field("set-time-weight", "Time-phrase weight", config, invalid, |c| c.time_weight.to_string(), |c, v| { c.time_weight = number(v)?; Ok(()) })}
+            {num_field("set-limit", "Memories returned", config, invalid, |c| c.limit.to_string(), |c, v| { c.limit = number(v)?; Ok(()) })}
+            {num_field("set-depth", "Candidates per source", config, invalid, |c| c.depth.to_string(), |c, v| { c.depth = number(v)?; Ok(()) })}
+            {num_field("set-min-score", "Minimum score (drop weaker results)", config, invalid, |c| c.min_score.to_string(), |c, v| { c.min_score = number(v)?; Ok(()) })}
+            {num_field("set-token-budget", "Token budget of the block", config, invalid, |c| c.token_budget.to_string(), |c, v| { c.token_budget = number(v)?; Ok(()) })}
             <label class="check"><input type="checkbox" prop:checked=move || config.with(|c| c.neighbours)
                 on:change=move |ev| { let on = event_target_checked(&ev); config.update(|c| c.neighbours = on); }/>
                 "Add the messages around a recalled message"</label>

@@ -10,8 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use memori_rig::{EntityId, JobStatus, RecallRequest, Validity};
 use memori_types::admin::{
-    AuditEntry, EntityDetail, EntitySummary, ErasureReceipt, GraphView, MemoryDetail, MemoryPatch, Overview, Page,
-    RetentionReceipt, TranscriptMessage,
+    AuditEntry, AuditQuery, EntityDetail, EntitySummary, ErasureReceipt, GraphView, MemoryDetail, MemoryPatch,
+    Overview, Page, RetentionReceipt, TranscriptMessage,
 };
 use memori_types::http::{
     ApiKeyInfo, CreateApiKey, CreatedApiKey, OperatorInfo, RecallPreview, RecallPreviewRequest, SaveSettings,
@@ -100,13 +100,20 @@ pub(crate) async fn entity(
     Ok(Json(s.memori.entity_detail(&entity_id(id)?).await?))
 }
 
-/// `DELETE /entities/{id}`: erase everything about an entity (a deletion request).
+#[derive(Deserialize)]
+pub(crate) struct EraseQuery {
+    /// The operator's reference for the deletion request (a ticket number), kept in the audit.
+    reference: Option<String>,
+}
+
+/// `DELETE /entities/{id}?reference=`: erase everything about an entity (a deletion request).
 pub(crate) async fn erase_entity(
     State(s): State<AppState>,
     Admin(op): Admin,
     Path(id): Path<String>,
+    Query(q): Query<EraseQuery>,
 ) -> ApiResult<ErasureReceipt> {
-    let receipt = s.memori.erase_entity(&entity_id(id)?, &op.name).await?;
+    let receipt = s.memori.erase_entity(&entity_id(id)?, &op.name, q.reference.as_deref()).await?;
     tracing::info!(target: "memori::audit", actor = %op.name, audit_id = ?receipt.audit_id, "entity erased");
     Ok(Json(receipt))
 }
@@ -114,10 +121,10 @@ pub(crate) async fn erase_entity(
 /// `GET /entities/{id}/export`: a JSON download of everything stored about an entity.
 pub(crate) async fn export_entity(
     State(s): State<AppState>,
-    _op: Operator,
+    op: Operator,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let export = s.memori.export_entity(&entity_id(id)?).await?;
+    let export = s.memori.export_entity(&entity_id(id)?, &op.name).await?;
     let mut res = axum::Json(export).into_response();
     res.headers_mut()
         .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"memori-export.json\""));
@@ -184,6 +191,11 @@ pub(crate) async fn recall_preview(
     Json(req): Json<RecallPreviewRequest>,
 ) -> ApiResult<RecallPreview> {
     let entity = entity_id(req.entity)?;
+    // Recall itself answers "no memories" for an unknown entity (a new user); an operator
+    // previewing one has mistyped the id.
+    if !s.memori.has_entity(&entity).await? {
+        return Err(ApiError::not_found(format!("no entity {:?}", entity.as_str())));
+    }
     let mut recall = RecallRequest::new(&req.query);
     if let Some(config) = req.config {
         recall = recall.with_config(config);
@@ -231,19 +243,13 @@ pub(crate) async fn apply_retention(State(s): State<AppState>, Admin(op): Admin)
     Ok(Json(s.memori.apply_retention(&op.name).await?))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct AuditQuery {
-    before: Option<i64>,
-    limit: Option<u64>,
-}
-
-/// `GET /audit?before=&limit=`.
+/// `GET /audit?before=&limit=&action=&actor=`.
 pub(crate) async fn audit(
     State(s): State<AppState>,
     _op: Operator,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Vec<AuditEntry>> {
-    Ok(Json(s.memori.audit_log(q.before, q.limit.unwrap_or(100)).await?))
+    Ok(Json(s.memori.audit_log(&q).await?))
 }
 
 #[derive(Deserialize)]
@@ -288,6 +294,7 @@ fn key_info(k: memori_rig::accounts::ApiKeyRecord) -> ApiKeyInfo {
         created_at: k.created_at,
         last_used_at: k.last_used_at,
         revoked_at: k.revoked_at,
+        expires_at: k.expires_at,
     }
 }
 
@@ -302,15 +309,35 @@ pub(crate) async fn create_api_key(
     Admin(op): Admin,
     Json(req): Json<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    signed_in_human(&op)?;
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(ApiError::invalid("a key name must be 1 to 64 characters"));
     }
+    // Every key dies on its own: a forgotten or leaked key does not work forever.
+    let days = req.expires_in_days.unwrap_or(90);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::invalid("a key lives 1 to 365 days (expires_in_days)"));
+    }
+    let expires_at = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
     let (prefix, token, hash) = super::auth::new_api_key();
     let accounts = s.memori.accounts();
-    accounts.create_api_key(name, &prefix, &hash, req.role, &op.name).await?;
+    accounts.create_api_key(name, &prefix, &hash, req.role, expires_at, &op.name).await?;
     let key = accounts.api_key(&prefix).await?.ok_or_else(|| ApiError::internal("the new key was not stored"))?;
     Ok((StatusCode::CREATED, Json(CreatedApiKey { key: key_info(key), token })))
+}
+
+/// Keys are minted and revoked by a signed-in admin only: a leaked admin key must not be able
+/// to mint keys that outlive its own revocation (or revoke the keys of others).
+fn signed_in_human(op: &Operator) -> Result<(), ApiError> {
+    if op.by_key {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "API keys cannot create or revoke API keys; sign in as an admin",
+        ));
+    }
+    Ok(())
 }
 
 /// `DELETE /api-keys/{id}`.
@@ -319,6 +346,7 @@ pub(crate) async fn revoke_api_key(
     Admin(op): Admin,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
+    signed_in_human(&op)?;
     s.memori.accounts().revoke_api_key(id, &op.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,7 @@ use axum::http::Method;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use memori_types::admin::OperatorRole;
+use memori_types::admin::{OperatorRole, SignInEvent};
 use memori_types::http::{LoginRequest, Me};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -45,10 +45,12 @@ struct SignedIn {
 /// The caller of an API route: an operator (by session) or an API key.
 #[derive(Clone, Debug)]
 pub struct Operator {
-    /// Operator name, or `key:<prefix>`.
+    /// Operator name, or `key:<key name> (<prefix>)` for an API key.
     pub name: String,
     /// What they may do.
     pub role: OperatorRole,
+    /// Whether the caller holds an API key rather than a signed-in session.
+    pub by_key: bool,
 }
 
 /// An [`Operator`] with the admin role; any other caller gets 403 `forbidden`.
@@ -94,41 +96,87 @@ pub(crate) fn new_api_key() -> (String, String, String) {
     (prefix.clone(), format!("mk_{prefix}_{secret}"), hash)
 }
 
-/// Failed logins per (name, address): five in fifteen minutes lock that pair for the rest of
-/// the window. Kept in memory: behind several server processes each counts on its own.
+/// Failed logins per (name, client address): five in fifteen minutes lock that pair for the
+/// rest of the window. A check takes its slot under the lock before the password is verified,
+/// so concurrent guesses cannot all pass the check (an attempt in flight counts as a failure
+/// until it ends). Keyed by address too, so that nobody can lock an operator out from
+/// elsewhere; behind a reverse proxy, name the proxy with `--trusted-proxy` so the address is
+/// the client's, not the proxy's. Kept in memory: behind several server processes each counts
+/// on its own.
 #[derive(Debug, Default)]
 pub struct Throttle {
     failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+/// One login attempt holding its place in the [`Throttle`] until it ends.
+pub(crate) struct Attempt<'t> {
+    throttle: &'t Throttle,
+    key: String,
+    at: Instant,
+    settled: bool,
 }
 
 impl Throttle {
     const WINDOW: Duration = Duration::from_secs(15 * 60);
     const LIMIT: usize = 5;
 
-    fn recent(&self, key: &str) -> usize {
-        let mut map = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Instant>>> {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Take a slot for one attempt, or `None` when the key is locked.
+    pub(crate) fn begin(&self, key: &str) -> Option<Attempt<'_>> {
+        let mut map = self.lock();
+        if map.len() > 100_000 && !map.contains_key(key) {
+            // Bounded memory under a spraying attack: forget the expired state.
+            let now = Instant::now();
+            map.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < Self::WINDOW));
+        }
         let now = Instant::now();
         let entry = map.entry(key.to_owned()).or_default();
         entry.retain(|t| now.duration_since(*t) < Self::WINDOW);
-        entry.len()
-    }
-
-    fn fail(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() > 100_000 {
-            // Bounded memory under a spraying attack: forget the oldest state wholesale.
-            map.clear();
+        if entry.len() >= Self::LIMIT {
+            return None;
         }
-        map.entry(key.to_owned()).or_default().push(Instant::now());
-    }
-
-    fn clear(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
+        entry.push(now);
+        Some(Attempt { throttle: self, key: key.to_owned(), at: now, settled: false })
     }
 }
 
-fn client_key(addr: Option<std::net::SocketAddr>, name: &str) -> String {
-    format!("{}|{}", name.to_lowercase(), addr.map(|a| a.ip().to_string()).unwrap_or_default())
+impl Attempt<'_> {
+    /// The password was right: the key's failures are forgotten.
+    pub(crate) fn succeeded(mut self) {
+        self.settled = true;
+        self.throttle.lock().remove(&self.key);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    /// An attempt that did not succeed (wrong password, or the request died) stays counted.
+    fn drop(&mut self) {
+        if !self.settled {
+            tracing::debug!(at = ?self.at, "login attempt counted as a failure");
+        }
+    }
+}
+
+/// The address a login is counted against: the peer, or, when the peer is a trusted proxy,
+/// the last address in `X-Forwarded-For` that is not a trusted proxy itself.
+pub(crate) fn client_ip(
+    peer: Option<std::net::IpAddr>,
+    forwarded: Option<&str>,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let hops = forwarded.unwrap_or_default().split(',').filter_map(|h| h.trim().parse::<std::net::IpAddr>().ok());
+    Some(hops.rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer))
+}
+
+fn client_key(ip: Option<std::net::IpAddr>, name: &str) -> String {
+    format!("{}|{}", name.to_lowercase(), ip.map(|a| a.to_string()).unwrap_or_default())
 }
 
 /// A precomputed hash to verify against when the name is unknown, so that a wrong name
@@ -143,34 +191,49 @@ pub(crate) async fn login(
     State(state): State<AppState>,
     session: Session,
     connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<Me>, ApiError> {
-    let key = client_key(connect.map(|c| c.0.0), &req.username);
-    if state.throttle.recent(&key) >= Throttle::LIMIT {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip = client_ip(connect.map(|c| c.0.0.ip()), forwarded, &state.trusted_proxies);
+    let key = client_key(ip, &req.username);
+    let accounts = state.memori.accounts();
+    let Some(attempt) = state.throttle.begin(&key) else {
         tracing::warn!(target: "memori::audit", "login throttled");
+        audit_sign_in(&state, &req.username, SignInEvent::Locked).await;
         return Err(ApiError::new(
             axum::http::StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
             "too many failed logins; wait 15 minutes and try again",
         ));
-    }
-    let record = state.memori.accounts().operator(&req.username).await?;
+    };
+    let record = accounts.operator(&req.username).await?;
     let hash = record.as_ref().map_or_else(|| dummy_hash().to_owned(), |r| r.password_hash.clone());
     let password = req.password;
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::internal(format!("password check failed: {e}")))?;
     let (Some(record), true) = (record, ok) else {
-        state.throttle.fail(&key);
+        drop(attempt);
+        audit_sign_in(&state, &req.username, SignInEvent::Failed).await;
         return Err(ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unauthenticated", "wrong name or password"));
     };
-    state.throttle.clear(&key);
+    attempt.succeeded();
+    audit_sign_in(&state, &record.name, SignInEvent::Succeeded).await;
     let role = record.role;
     let signed = SignedIn { name: record.name, role, csrf: hex(&random_bytes::<32>()) };
     // A new session id on every login: a session id planted before login is worth nothing.
     session.cycle_id().await.map_err(|e| session_err(&e))?;
     session.insert(SESSION_KEY, &signed).await.map_err(|e| session_err(&e))?;
     Ok(Json(Me { name: signed.name, role, csrf_token: Some(signed.csrf) }))
+}
+
+/// Sign-ins are audited; a log that cannot be written does not keep an operator out (the
+/// failure is logged), since the store being down already refuses the sign-in itself.
+async fn audit_sign_in(state: &AppState, name: &str, event: SignInEvent) {
+    if let Err(e) = state.memori.accounts().record_sign_in(name, event).await {
+        tracing::warn!(target: "memori::audit", error = %e, "cannot audit a sign-in");
+    }
 }
 
 /// `POST /api/v1/auth/logout`: ends the session (CSRF-checked like every mutation).
@@ -249,11 +312,13 @@ async fn caller(parts: &mut Parts, state: &AppState) -> Result<Operator, ApiErro
         session.flush().await.map_err(|e| session_err(&e))?;
         return Err(ApiError::unauthenticated());
     };
-    Ok(Operator { name: signed.name, role: record.role })
+    Ok(Operator { name: signed.name, role: record.role, by_key: false })
 }
 
 async fn api_key_operator(state: &AppState, token: &str) -> Result<Operator, ApiError> {
-    let bad = || ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unauthenticated", "invalid or revoked API key");
+    let bad = || {
+        ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "unauthenticated", "invalid, revoked or expired API key")
+    };
     let mut it = token.splitn(3, '_');
     let (Some("mk"), Some(prefix), Some(secret)) = (it.next(), it.next(), it.next()) else {
         return Err(bad());
@@ -263,13 +328,13 @@ async fn api_key_operator(state: &AppState, token: &str) -> Result<Operator, Api
         return Err(bad());
     };
     let hash = hex(&Sha256::digest(secret.as_bytes()));
-    if key.revoked_at.is_some() || !ct_eq(&hash, &key.secret_hash) {
+    if !ct_eq(&hash, &key.secret_hash) || !key.is_live(chrono::Utc::now()) {
         return Err(bad());
     }
     if let Err(e) = accounts.touch_api_key(key.id).await {
         tracing::warn!(error = %e, "cannot record API key use");
     }
-    Ok(Operator { name: format!("key:{}", key.prefix), role: key.role })
+    Ok(Operator { name: format!("key:{} ({})", key.name, key.prefix), role: key.role, by_key: true })
 }
 
 fn forbidden() -> ApiError {
@@ -335,13 +400,29 @@ mod tests {
     #[test]
     fn throttle_locks_after_five_failures_and_clears_on_success() {
         let t = Throttle::default();
-        for _ in 0..5 {
-            assert!(t.recent("ann|1.2.3.4") < Throttle::LIMIT);
-            t.fail("ann|1.2.3.4");
+        let held: Vec<_> = (0..5).map(|_| t.begin("ann|1.2.3.4").expect("a slot")).collect();
+        assert!(t.begin("ann|1.2.3.4").is_none(), "five attempts in flight use up the window");
+        drop(held);
+        assert!(t.begin("ann|1.2.3.4").is_none(), "and count as failures once they end");
+        assert!(t.begin("ann|5.6.7.8").is_some(), "per address");
+        t.begin("bob|1.2.3.4").expect("per name").succeeded();
+        let t = Throttle::default();
+        for _ in 0..4 {
+            drop(t.begin("ann|1.2.3.4"));
         }
-        assert_eq!(t.recent("ann|1.2.3.4"), 5);
-        assert_eq!(t.recent("bob|1.2.3.4"), 0, "per name");
-        t.clear("ann|1.2.3.4");
-        assert_eq!(t.recent("ann|1.2.3.4"), 0);
+        t.begin("ann|1.2.3.4").expect("a fifth").succeeded();
+        assert!(t.begin("ann|1.2.3.4").is_some(), "a success forgets the failures");
+    }
+
+    #[test]
+    fn the_client_address_comes_from_a_trusted_proxy_only() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().ok();
+        let proxy = [ip("10.0.0.1").unwrap()];
+        // Anyone can send the header; it counts only when the peer is the proxy.
+        assert_eq!(client_ip(ip("8.8.8.8"), Some("1.1.1.1"), &proxy), ip("8.8.8.8"));
+        assert_eq!(client_ip(ip("10.0.0.1"), Some("1.1.1.1, 2.2.2.2"), &proxy), ip("2.2.2.2"));
+        assert_eq!(client_ip(ip("10.0.0.1"), Some("2.2.2.2, 10.0.0.1"), &proxy), ip("2.2.2.2"));
+        assert_eq!(client_ip(ip("10.0.0.1"), None, &proxy), ip("10.0.0.1"));
+        assert_eq!(client_ip(ip("10.0.0.1"), Some("junk"), &[]), ip("10.0.0.1"));
     }
 }

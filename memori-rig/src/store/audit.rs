@@ -10,7 +10,7 @@ use sea_orm::{
 use super::entity::audit_log;
 use super::{Db, db_err, from_ms, ms};
 use crate::error::Result;
-use memori_types::admin::AuditEntry;
+use memori_types::admin::{AuditEntry, AuditQuery};
 
 /// Append one audit record in the caller's transaction; returns its id.
 pub(crate) async fn record<C: ConnectionTrait>(
@@ -36,15 +36,24 @@ pub(crate) async fn record<C: ConnectionTrait>(
     Ok(res.last_insert_id)
 }
 
-/// Audit records, newest first, older than `before` (an id) when given.
-pub(crate) async fn entries(db: &Db, before: Option<i64>, limit: u64) -> Result<Vec<AuditEntry>> {
+/// Audit records, newest first, as `query` selects them.
+pub(crate) async fn entries(db: &Db, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
     let mut q = audit_log::Entity::find();
-    if let Some(b) = before {
+    if let Some(b) = query.before {
         q = q.filter(audit_log::Column::Id.lt(b));
+    }
+    match query.action.as_deref() {
+        // "auth." selects a family; LIKE's wildcards in the value are escaped by starts_with.
+        Some(a) if a.ends_with('.') => q = q.filter(audit_log::Column::Action.starts_with(a)),
+        Some(a) => q = q.filter(audit_log::Column::Action.eq(a)),
+        None => {}
+    }
+    if let Some(actor) = &query.actor {
+        q = q.filter(audit_log::Column::Actor.eq(actor.as_str()));
     }
     let rows = q
         .order_by_desc(audit_log::Column::Id)
-        .limit(limit)
+        .limit(query.limit.unwrap_or(100).clamp(1, 1000))
         .all(db)
         .await
         .map_err(db_err("cannot read the audit log"))?;

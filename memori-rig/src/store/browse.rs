@@ -56,7 +56,11 @@ pub(crate) async fn list_entities(
 ) -> Result<(Vec<EntityEntry>, u64)> {
     let mut q = entities::Entity::find();
     if let Some(s) = search.filter(|s| !s.is_empty()) {
-        q = q.filter(entities::Column::ExternalId.contains(s));
+        // The search is text, not a pattern: `%` and `_` match themselves.
+        let escaped: String =
+            s.chars().flat_map(|c| if matches!(c, '%' | '_' | '!') { vec!['!', c] } else { vec![c] }).collect();
+        let pattern = sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('!');
+        q = q.filter(entities::Column::ExternalId.like(pattern));
     }
     let total = q.clone().count(db).await.map_err(db_err("cannot count entities"))?;
     let page = q
@@ -126,30 +130,39 @@ pub(crate) async fn sessions_of(db: &Db, entity: EntityRow) -> Result<Vec<Sessio
         .await
         .map_err(db_err("cannot read sessions"))?;
     let names = process_names(db, rows.iter().map(|r| r.process_id)).await?;
-    let counts: HashMap<i64, u64> = messages::Entity::find()
+    // Dates are when the conversation happened (the messages' `said_at`, which an import
+    // sets from the transcript), not when the rows were written.
+    let spans: HashMap<i64, (u64, i64, i64)> = messages::Entity::find()
         .select_only()
         .column(messages::Column::SessionId)
         .column_as(messages::Column::Id.count(), "n")
+        .column_as(messages::Column::SaidAt.min(), "first")
+        .column_as(messages::Column::SaidAt.max(), "last")
         .filter(messages::Column::EntityId.eq(entity.0))
         .group_by(messages::Column::SessionId)
-        .into_tuple::<(i64, i64)>()
+        .into_tuple::<(i64, i64, i64, i64)>()
         .all(db)
         .await
         .map_err(db_err("cannot count messages"))?
         .into_iter()
-        .map(|(s, n)| (s, n.max(0) as u64))
+        .map(|(s, n, first, last)| (s, (n.max(0) as u64, first, last)))
         .collect();
-    Ok(rows
+    let mut entries: Vec<SessionEntry> = rows
         .into_iter()
-        .map(|r| SessionEntry {
-            messages: counts.get(&r.id).copied().unwrap_or(0),
-            process: names.get(&r.process_id).cloned().unwrap_or_default(),
-            external_id: r.external_id,
-            summary: r.summary,
-            created_at: r.created_at,
-            last_seen_at: r.last_seen_at,
+        .map(|r| {
+            let (messages, first, last) = spans.get(&r.id).copied().unwrap_or((0, r.created_at, r.last_seen_at));
+            SessionEntry {
+                messages,
+                process: names.get(&r.process_id).cloned().unwrap_or_default(),
+                external_id: r.external_id,
+                summary: r.summary,
+                created_at: first,
+                last_seen_at: last,
+            }
         })
-        .collect())
+        .collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.last_seen_at));
+    Ok(entries)
 }
 
 async fn process_names(db: &Db, ids: impl IntoIterator<Item = i64>) -> Result<HashMap<i64, String>> {

@@ -62,6 +62,7 @@ pub(crate) async fn erase_entity(
     db: &Db,
     external_id: &str,
     actor: &str,
+    reference: Option<&str>,
 ) -> Result<Option<(EntityRow, i64, BTreeMap<String, u64>)>> {
     let txn = super::begin_write(db, "cannot begin erasure").await?;
     let Some(row): Option<i64> = entities::Entity::find()
@@ -94,11 +95,50 @@ pub(crate) async fn erase_entity(
         "entity.erase",
         "entity",
         Some(format!("row {row}")),
-        serde_json::json!({ "removed": removed }),
+        serde_json::json!({ "removed": removed, "reference": reference }),
     )
     .await?;
     w.commit("cannot commit erasure").await?;
     Ok(Some((EntityRow(row), audit_id, removed)))
+}
+
+/// After an erasure or retention run has committed, make the deleted rows' bytes leave the
+/// disk as far as the backend allows; returns what was done, for the receipt.
+///
+/// - SQLite: every connection runs with `secure_delete` (freed pages are zeroed), and the WAL,
+///   which still holds the old pages, is checkpointed and truncated here.
+/// - PostgreSQL: `VACUUM` of the end-user tables, so dead tuples are pruned now rather than
+///   whenever autovacuum comes by (base backups and archived WAL are the operator's to expire).
+/// - MySQL/MariaDB: InnoDB purges deleted rows in the background; nothing to force safely.
+pub(crate) async fn scrub(db: &Db) -> String {
+    use sea_orm::DbBackend;
+    let backend = db.get_database_backend();
+    let outcome = match backend {
+        DbBackend::Sqlite => {
+            let row =
+                db.query_one_raw(sea_orm::Statement::from_string(backend, "PRAGMA wal_checkpoint(TRUNCATE)")).await;
+            match row {
+                // (busy, log frames, checkpointed frames); busy = 1 when a reader held the WAL.
+                Ok(Some(r)) if r.try_get_by_index::<i64>(0).is_ok_and(|busy| busy == 0) => {
+                    Ok("overwritten: SQLite secure_delete, write-ahead log checkpointed and truncated")
+                }
+                Ok(_) => Err("the write-ahead log was busy; it is truncated at the next idle checkpoint".to_owned()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        DbBackend::Postgres => {
+            let tables = ENTITY_TABLES.iter().chain(&["memori_entities"]).copied().collect::<Vec<_>>().join(", ");
+            match db.execute_unprepared(&format!("VACUUM {tables}")).await {
+                Ok(_) => Ok("dead rows vacuumed (PostgreSQL VACUUM); backups and archived WAL expire on their own"),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        _ => Ok("deleted; InnoDB purges the old row versions in the background"),
+    };
+    outcome.map(str::to_owned).unwrap_or_else(|e| {
+        tracing::warn!(target: "memori::audit", error = %e, "erased rows may stay on disk until the next checkpoint");
+        format!("deleted; not yet scrubbed from disk: {e}")
+    })
 }
 
 /// An embedding in an export.

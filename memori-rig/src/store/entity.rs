@@ -305,6 +305,7 @@ pub mod api_keys {
         pub created_at: i64,
         pub last_used_at: Option<i64>,
         pub revoked_at: Option<i64>,
+        pub expires_at: Option<i64>,
     }
     no_relations!();
 }

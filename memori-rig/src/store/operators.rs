@@ -87,6 +87,7 @@ pub(crate) async fn insert_api_key(
     prefix: &str,
     secret_hash: &str,
     role: OperatorRole,
+    expires_at: Option<i64>,
     actor: &str,
 ) -> Result<i64> {
     let txn = super::begin_write(db, "cannot begin API key write").await?;
@@ -100,12 +101,14 @@ pub(crate) async fn insert_api_key(
         created_at: Set(ms(chrono::Utc::now())),
         last_used_at: Set(None),
         revoked_at: Set(None),
+        expires_at: Set(expires_at),
     })
     .exec(&txn)
     .await
     .map_err(db_err("cannot store API key"))?;
     let id = res.last_insert_id;
-    let details = serde_json::json!({ "name": name, "role": role.as_str(), "prefix": prefix });
+    let expires = expires_at.map(|t| super::from_ms(t).to_rfc3339());
+    let details = serde_json::json!({ "name": name, "role": role.as_str(), "prefix": prefix, "expires_at": expires });
     audit(&txn, actor, "api_key.create", "api_key", Some(id.to_string()), details).await?;
     txn.commit().await.map_err(db_err("cannot commit API key"))?;
     Ok(id)

@@ -205,7 +205,7 @@ pub struct AuditEntry {
     pub id: i64,
     /// When.
     pub at: DateTime<Utc>,
-    /// Operator name, API key (`key:<prefix>`) or `system`.
+    /// Operator name, API key (`key:<name> (<prefix>)`) or `system`.
     pub actor: String,
     /// What was done (`entity.erase`, `memory.update`, `settings.save`, ...).
     pub action: String,
@@ -215,6 +215,42 @@ pub struct AuditEntry {
     pub target_ref: Option<String>,
     /// Counts and field names.
     pub details: serde_json::Value,
+}
+
+/// Which audit records to read: newest first, optionally only one action or actor.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// Only records older than this id (the next page back).
+    pub before: Option<i64>,
+    /// At most this many (1 to 1,000; 100 when unset).
+    pub limit: Option<u64>,
+    /// Only this action (`entity.erase`), or every action starting with a prefix (`auth.`).
+    pub action: Option<String>,
+    /// Only this actor, exactly.
+    pub actor: Option<String>,
+}
+
+/// A dashboard sign-in event, for the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInEvent {
+    /// The password was right.
+    Succeeded,
+    /// Wrong name or password.
+    Failed,
+    /// Refused without checking: too many failures from that client.
+    Locked,
+}
+
+impl SignInEvent {
+    /// The audit action.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Succeeded => "auth.sign_in",
+            Self::Failed => "auth.sign_in_failed",
+            Self::Locked => "auth.locked_out",
+        }
+    }
 }
 
 /// The whole store at a glance.
@@ -249,6 +285,9 @@ pub struct ErasureReceipt {
     pub erased_at: DateTime<Utc>,
     /// Rows removed per table.
     pub removed: BTreeMap<String, u64>,
+    /// What happened to the removed rows' bytes on disk (overwritten, vacuumed, or pending).
+    #[serde(default)]
+    pub on_disk: String,
 }
 
 /// What applying the retention policy removed, by table.

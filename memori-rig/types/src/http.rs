@@ -72,6 +72,9 @@ pub struct ApiKeyInfo {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When revoked; a revoked key is refused.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it expires; an expired key is refused. `None` for keys made before keys expired.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /api/v1/api-keys`.
@@ -81,6 +84,9 @@ pub struct CreateApiKey {
     pub name: String,
     /// Role it acts with.
     pub role: OperatorRole,
+    /// Days until it expires: 1 to 365, 90 when absent.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 /// A new API key: the only time its secret is shown.

@@ -13,13 +13,16 @@ pub(crate) fn Compliance() -> impl IntoView {
     let query_map = use_query_map();
     let entity = RwSignal::new(query_map.read_untracked().get("entity").unwrap_or_default());
     let confirm = RwSignal::new(String::new());
+    let reference = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let receipt = RwSignal::new(None::<ErasureReceipt>);
     let retention = RwSignal::new(None::<RetentionReceipt>);
     let erase = move |_| {
         let id = entity.get_untracked();
+        let r = reference.get_untracked();
+        let query = if r.trim().is_empty() { String::new() } else { format!("?reference={}", seg(r.trim())) };
         spawn_local(async move {
-            match api::delete::<ErasureReceipt>(&format!("/entities/{}", seg(&id))).await {
+            match api::delete::<ErasureReceipt>(&format!("/entities/{}{query}", seg(&id))).await {
                 Ok(r) => {
                     receipt.set(Some(r));
                     confirm.set(String::new());
@@ -49,7 +52,9 @@ pub(crate) fn Compliance() -> impl IntoView {
         {move || is_admin().then(|| view! {
             <section class="panel danger-zone">
                 <h2>"Erase an entity"</h2>
-                <p>"Removes the entity's messages, memories, embeddings, graph, jobs, summaries and sessions in one transaction. The audit log keeps counts only. This cannot be undone."</p>
+                <p>"Removes the entity's messages, memories, embeddings, graph, jobs, summaries and sessions in one transaction. The audit log keeps counts and your request reference, never the entity id. This cannot be undone."</p>
+                <label>"Request reference (your ticket number for the deletion request; optional)"
+                    <input id="erase-reference" prop:value=move || reference.get() on:input=move |ev| reference.set(event_target_value(&ev))/></label>
                 <label>{move || format!("Type the entity id ({}) to confirm", entity.get())}
                     <input id="erase-confirm" prop:value=move || confirm.get() on:input=move |ev| confirm.set(event_target_value(&ev))/></label>
                 <button id="erase-button" class="danger"
@@ -58,6 +63,7 @@ pub(crate) fn Compliance() -> impl IntoView {
                 {move || receipt.get().map(|r| view! {
                     <div id="erase-receipt" class="ok">
                         <p>{format!("Erased at {}; audit record {}.", when(r.erased_at), r.audit_id.map(|i| i.to_string()).unwrap_or_default())}</p>
+                        <p class="muted" id="erase-on-disk">{format!("On disk: {}.", r.on_disk)}</p>
                         {counts(r.removed)}
                     </div>
                 })}

@@ -1,4 +1,5 @@
-//! One entity: its memories by kind, its sessions, a timeline, and links to export, graph,
+//! One entity: its memories (extracted ones first, by kind, searchable, paged; the verbatim
+//! episodes apart), its sessions and a timeline (paged), and links to export, graph,
 //! playground and erasure.
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -6,7 +7,7 @@ use memori_types::admin::EntityDetail;
 use memori_types::model::{Memory, MemoryKind};
 
 use crate::api::{self, seg};
-use crate::components::{loaded, param, validity, when};
+use crate::components::{PAGE_ROWS, loaded, pager, param, validity, when};
 
 fn memory_row(m: Memory) -> impl IntoView {
     let badge = validity(&m);
@@ -50,44 +51,106 @@ pub(crate) fn EntityPage() -> impl IntoView {
                     <button class:active=move || tab.get() == "timeline" on:click=move |_| tab.set("timeline")>"Timeline"</button>
                 </div>
                 {move || match tab.get() {
-                    "sessions" => view! {
-                        <table>
-                            <thead><tr><th>"Session"</th><th>"Process"</th><th>"Messages"</th><th>"From"</th><th>"To"</th></tr></thead>
-                            <tbody>{sessions.clone().into_iter().map(|s| view! {
-                                <tr>
-                                    <td><A href=format!("/entities/{}/sessions/{}", seg(&e.id), seg(&s.id)) attr:class="session-link">{s.id.clone()}</A></td>
-                                    <td>{s.process}</td><td>{s.messages}</td>
-                                    <td>{when(s.created_at)}</td><td>{when(s.last_seen_at)}</td>
-                                </tr>
-                            }).collect_view()}</tbody>
-                        </table>
-                    }.into_any(),
-                    "timeline" => view! {
-                        <ul class="timeline">{timeline.clone().into_iter().map(|(t, what, text)| view! {
-                            <li><span class="muted">{when(t)}</span>" "<b>{what}</b>" "{text}</li>
-                        }).collect_view()}</ul>
-                    }.into_any(),
-                    _ => by_kind(&memories).into_any(),
+                    "sessions" => {
+                        let offset = RwSignal::new(0usize);
+                        let (e, sessions) = (e.clone(), sessions.clone());
+                        let total = sessions.len();
+                        view! {
+                            <table class="sessions">
+                                <thead><tr><th>"Session"</th><th>"Process"</th><th>"Messages"</th><th>"From"</th><th>"To"</th></tr></thead>
+                                <tbody>{move || sessions.iter().skip(offset.get()).take(PAGE_ROWS).cloned().map(|s| view! {
+                                    <tr>
+                                        <td><A href=format!("/entities/{}/sessions/{}", seg(&e.id), seg(&s.id)) attr:class="session-link">{s.id.clone()}</A></td>
+                                        <td>{s.process}</td><td>{s.messages}</td>
+                                        <td>{when(s.created_at)}</td><td>{when(s.last_seen_at)}</td>
+                                    </tr>
+                                }).collect_view()}</tbody>
+                            </table>
+                            {(total > PAGE_ROWS).then(|| pager("sessions-pager", total, offset))}
+                        }.into_any()
+                    }
+                    "timeline" => {
+                        let offset = RwSignal::new(0usize);
+                        let timeline = timeline.clone();
+                        let total = timeline.len();
+                        view! {
+                            <ul class="timeline">{move || timeline.iter().skip(offset.get()).take(PAGE_ROWS).cloned().map(|(t, what, text)| view! {
+                                <li><span class="muted">{when(t)}</span>" "<b>{what}</b>" "{text}</li>
+                            }).collect_view()}</ul>
+                            {(total > PAGE_ROWS).then(|| pager("timeline-pager", total, offset))}
+                        }.into_any()
+                    }
+                    _ => view! { <MemoryList memories=memories.clone()/> }.into_any(),
                 }}
             }
         })}
     }
 }
 
-fn by_kind(memories: &[Memory]) -> impl IntoView {
-    MemoryKind::ALL
-        .into_iter()
-        .filter_map(|k| {
-            let of_kind: Vec<Memory> = memories.iter().filter(|m| m.kind == k).cloned().collect();
-            (!of_kind.is_empty()).then(|| {
-                let current = of_kind.iter().filter(|m| m.invalidated_at.is_none()).count();
-                view! {
-                    <h3>{format!("{} ({current} current, {} invalidated)", k.as_str(), of_kind.len() - current)}</h3>
-                    <ul class="memories">{of_kind.into_iter().map(memory_row).collect_view()}</ul>
-                }
-            })
-        })
-        .collect_view()
+/// Which memories the list shows: a value and its label.
+const SHOWN: &[(&str, &str)] = &[
+    ("extracted", "extracted memories"),
+    ("fact", "facts"),
+    ("preference", "preferences"),
+    ("skill", "skills"),
+    ("attribute", "attributes"),
+    ("event", "events"),
+    ("episode", "episodes (verbatim messages)"),
+];
+
+/// An entity's memories: one kind at a time (the extracted ones by default: hundreds of
+/// verbatim episodes would bury them), a text search, invalidated ones on request, 50 a page.
+#[component]
+fn MemoryList(memories: Vec<Memory>) -> impl IntoView {
+    let shown = RwSignal::new("extracted");
+    let search = RwSignal::new(String::new());
+    let history = RwSignal::new(false);
+    let offset = RwSignal::new(0usize);
+    let labels: Vec<(&'static str, String)> = SHOWN
+        .iter()
+        .map(|(k, label)| (*k, format!("{label} ({})", memories.iter().filter(|m| matches(m, k)).count())))
+        .collect();
+    let selected = move || {
+        let needle = search.get().to_lowercase();
+        let kind = shown.get();
+        memories
+            .iter()
+            .filter(|m| matches(m, kind) && (history.get() || m.invalidated_at.is_none()))
+            .filter(|m| needle.is_empty() || m.text.to_lowercase().contains(&needle))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <div class="filters">
+            <select id="memory-kind" on:change=move |ev| {
+                let v = event_target_value(&ev);
+                shown.set(SHOWN.iter().find(|(k, _)| *k == v).map_or("extracted", |(k, _)| *k));
+                offset.set(0);
+            }>
+                {labels.into_iter().map(|(k, label)| view! { <option value=k>{label}</option> }).collect_view()}
+            </select>
+            <input id="memory-search" type="search" placeholder="Search memories" prop:value=move || search.get()
+                on:input=move |ev| { offset.set(0); search.set(event_target_value(&ev)); }/>
+            <label class="check"><input type="checkbox" prop:checked=move || history.get()
+                on:change=move |ev| { offset.set(0); history.set(event_target_checked(&ev)); }/>"Include invalidated"</label>
+        </div>
+        {move || {
+            let rows = selected();
+            let total = rows.len();
+            view! {
+                {(total == 0).then(|| view! { <p class="muted">"No memories match."</p> })}
+                <ul class="memories">{rows.into_iter().skip(offset.get()).take(PAGE_ROWS).map(memory_row).collect_view()}</ul>
+                {(total > PAGE_ROWS).then(|| pager("memory-pager", total, offset))}
+            }
+        }}
+    }
+}
+
+fn matches(m: &Memory, shown: &str) -> bool {
+    match shown {
+        "extracted" => m.kind != MemoryKind::Episode,
+        kind => m.kind.as_str() == kind,
+    }
 }
 
 fn timeline(d: &EntityDetail) -> Vec<(chrono::DateTime<chrono::Utc>, String, String)> {

@@ -1,4 +1,4 @@
-//! API keys for automation: create (the token is shown once) and revoke.
+//! API keys for automation: create (the token is shown once; every key expires) and revoke.
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use memori_types::admin::OperatorRole;
@@ -16,13 +16,19 @@ pub(crate) fn KeysPage() -> impl IntoView {
     });
     let name = RwSignal::new(String::new());
     let admin_role = RwSignal::new(false);
+    let days = RwSignal::new("90".to_owned());
     let created = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        let d = days.get_untracked();
+        let Ok(expires_in_days) = d.trim().parse::<u32>() else {
+            return error.set(Some(format!("days {d:?} is not a whole number")));
+        };
         let body = CreateApiKey {
             name: name.get_untracked(),
             role: if admin_role.get_untracked() { OperatorRole::Admin } else { OperatorRole::Viewer },
+            expires_in_days: Some(expires_in_days),
         };
         spawn_local(async move {
             match api::post::<CreatedApiKey>("/api-keys", &body).await {
@@ -51,11 +57,12 @@ pub(crate) fn KeysPage() -> impl IntoView {
         <form class="form inline" on:submit=create>
             <input id="key-name" placeholder="What is it for?" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
             <label class="check"><input type="checkbox" prop:checked=move || admin_role.get() on:change=move |ev| admin_role.set(event_target_checked(&ev))/>"admin (can erase)"</label>
+            <label>"expires in days (1–365)" <input id="key-days" inputmode="numeric" size="4" prop:value=move || days.get() on:input=move |ev| days.set(event_target_value(&ev))/></label>
             <button type="submit">"Create key"</button>
         </form>
         {move || loaded(keys.get(), move |ks: Vec<ApiKeyInfo>| view! {
             <table>
-                <thead><tr><th>"Name"</th><th>"Prefix"</th><th>"Role"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
+                <thead><tr><th>"Name"</th><th>"Prefix"</th><th>"Role"</th><th>"Created"</th><th>"Last used"</th><th>"Expires"</th><th></th></tr></thead>
                 <tbody>{ks.into_iter().map(|k| {
                     let id = k.id;
                     view! {
@@ -63,6 +70,7 @@ pub(crate) fn KeysPage() -> impl IntoView {
                             <td>{k.name}</td><td class="mono">{k.prefix}</td><td>{k.role.as_str()}</td>
                             <td>{format!("{} by {}", when(k.created_at), k.created_by)}</td>
                             <td>{k.last_used_at.map(when).unwrap_or_default()}</td>
+                            <td>{k.expires_at.map(when).unwrap_or_else(|| "never (made before keys expired)".into())}</td>
                             <td>{match k.revoked_at {
                                 Some(t) => view! { <span>{format!("revoked {}", when(t))}</span> }.into_any(),
                                 None => view! { <button on:click=move |_| revoke(id)>"Revoke"</button> }.into_any(),

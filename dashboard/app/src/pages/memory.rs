@@ -20,20 +20,39 @@ pub(crate) fn MemoryPage() -> impl IntoView {
         async move { api::get::<MemoryDetail>(&format!("/memories/{}", seg(&id))).await }
     });
     let error = RwSignal::new(None::<String>);
+    let status = RwSignal::new(None::<String>);
     let text = RwSignal::new(String::new());
     let kind = RwSignal::new(String::new());
     let importance = RwSignal::new(String::new());
+    // What the form was loaded with: only fields the operator changed are sent (and audited).
+    let original = RwSignal::new((String::new(), String::new(), String::new()));
     let navigate = use_navigate();
     let save = move |_| {
-        let patch = MemoryPatch {
-            text: Some(text.get_untracked()),
-            kind: MemoryKind::ALL.into_iter().find(|k| *k != MemoryKind::Episode && k.as_str() == kind.get_untracked()),
-            importance: importance.get_untracked().parse().ok(),
+        status.set(None);
+        let (t0, k0, i0) = original.get_untracked();
+        let (t, k, i) = (text.get_untracked(), kind.get_untracked(), importance.get_untracked());
+        let importance = if i.trim() == i0 {
+            None
+        } else {
+            match i.trim().parse::<f64>() {
+                Ok(x) if (0.0..=1.0).contains(&x) => Some(x),
+                _ => return error.set(Some(format!("importance {i:?} is not a number from 0 to 1"))),
+            }
         };
+        let patch = MemoryPatch {
+            text: (t != t0).then_some(t),
+            kind: (k != k0).then(|| MemoryKind::ALL.into_iter().find(|x| x.as_str() == k)).flatten(),
+            importance,
+        };
+        if patch.text.is_none() && patch.kind.is_none() && patch.importance.is_none() {
+            error.set(None);
+            return status.set(Some("Nothing changed.".into()));
+        }
         spawn_local(async move {
             match api::patch::<MemoryDetail>(&format!("/memories/{}", id()), &patch).await {
                 Ok(_) => {
                     error.set(None);
+                    status.set(Some("Saved.".into()));
                     reload.update(|n| *n += 1);
                 }
                 Err(e) => error.set(Some(e.to_string())),
@@ -56,9 +75,13 @@ pub(crate) fn MemoryPage() -> impl IntoView {
     view! {
         <ErrorLine error/>
         {move || loaded(data.get(), |d: MemoryDetail| {
-            text.set(d.memory.text.clone());
-            kind.set(d.memory.kind.as_str().to_owned());
-            importance.set(format!("{:.2}", d.memory.importance));
+            let loaded_values =
+                (d.memory.text.clone(), d.memory.kind.as_str().to_owned(), format!("{:.2}", d.memory.importance));
+            text.set(loaded_values.0.clone());
+            kind.set(loaded_values.1.clone());
+            importance.set(loaded_values.2.clone());
+            original.set(loaded_values);
+            let episode = d.memory.kind == MemoryKind::Episode;
             let m = d.memory.clone();
             let entity = d.entity.clone();
             let remove = remove.clone();
@@ -88,15 +111,17 @@ pub(crate) fn MemoryPage() -> impl IntoView {
                     <div class="form">
                         <label>"Text" <textarea id="memory-text" prop:value=move || text.get()
                             on:input=move |ev| text.set(event_target_value(&ev))></textarea></label>
-                        <label>"Kind" <select prop:value=move || kind.get() on:change=move |ev| kind.set(event_target_value(&ev))>
-                            {MemoryKind::ALL.into_iter().filter(|k| *k != MemoryKind::Episode).map(|k| view! {
+                        <label>"Kind" <select id="memory-kind" disabled=episode title=if episode { "an episode is a verbatim message; its kind stays" } else { "" }
+                            prop:value=move || kind.get() on:change=move |ev| kind.set(event_target_value(&ev))>
+                            {MemoryKind::ALL.into_iter().filter(|k| episode || *k != MemoryKind::Episode).map(|k| view! {
                                 <option value=k.as_str()>{k.as_str()}</option>
                             }).collect_view()}
                         </select></label>
-                        <label>"Importance (0–1)" <input prop:value=move || importance.get()
+                        <label>"Importance (0–1)" <input id="memory-importance" prop:value=move || importance.get()
                             on:input=move |ev| importance.set(event_target_value(&ev))/></label>
                         <button id="memory-save" on:click=save>"Save"</button>
                         <button class="danger" on:click=move |_| remove(entity.clone())>"Delete memory"</button>
+                        {move || status.get().map(|s| view! { <p class="ok" id="memory-status">{s}</p> })}
                     </div>
                 })}
             }

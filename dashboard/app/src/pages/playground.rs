@@ -9,7 +9,7 @@ use memori_types::model::Explanation;
 use memori_types::settings::{RecallConfig, Settings};
 
 use crate::api;
-use crate::components::{ErrorLine, RecallConfigForm, is_admin};
+use crate::components::{ErrorLine, Invalid, RecallConfigForm, is_admin};
 
 /// A score explanation as a nested list.
 fn explanation(e: &Explanation) -> AnyView {
@@ -29,6 +29,7 @@ pub(crate) fn Playground() -> impl IntoView {
     let query = RwSignal::new(String::new());
     let history = RwSignal::new(false);
     let config = RwSignal::new(RecallConfig::default());
+    let invalid = Invalid::new();
     let base = RwSignal::new(None::<i64>);
     let result = RwSignal::new(None::<Result<RecallPreview, String>>);
     let error = RwSignal::new(None::<String>);
@@ -51,6 +52,10 @@ pub(crate) fn Playground() -> impl IntoView {
         });
     };
     let save = move |_| {
+        saved.set(None);
+        if let Err(e) = invalid.check() {
+            return error.set(Some(e));
+        }
         spawn_local(async move {
             let Ok(current) = api::get::<SettingsView>("/settings").await else { return };
             let body = SaveSettings {
@@ -79,7 +84,7 @@ pub(crate) fn Playground() -> impl IntoView {
                     <button id="pg-run" type="submit">"Recall"</button>
                 </form>
                 <div on:change=move |_| if result.with_untracked(Option::is_some) { run() }>
-                    <RecallConfigForm config/>
+                    <RecallConfigForm config invalid/>
                 </div>
                 {move || is_admin().then(|| view! { <button id="pg-save" on:click=save>"Save these settings"</button> })}
                 <ErrorLine error/>

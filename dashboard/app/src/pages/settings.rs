@@ -6,7 +6,7 @@ use memori_types::http::{SaveSettings, SettingsVersion, SettingsView};
 use memori_types::settings::{ExtractorChoice, RecallConfig, Settings};
 
 use crate::api;
-use crate::components::{ErrorLine, RecallConfigForm, is_admin, loaded, when};
+use crate::components::{ErrorLine, Invalid, RecallConfigForm, is_admin, loaded, when};
 
 #[component]
 pub(crate) fn SettingsPage() -> impl IntoView {
@@ -20,6 +20,7 @@ pub(crate) fn SettingsPage() -> impl IntoView {
         async move { api::get::<Vec<SettingsVersion>>("/settings/history").await }
     });
     let config = RwSignal::new(RecallConfig::default());
+    let invalid = Invalid::new();
     let offline = RwSignal::new(false);
     let configured = RwSignal::new(String::new());
     let days = RwSignal::new(String::new());
@@ -40,6 +41,10 @@ pub(crate) fn SettingsPage() -> impl IntoView {
         }
     });
     let save = move |_| {
+        status.set(None);
+        if let Err(e) = invalid.check() {
+            return error.set(Some(e));
+        }
         let mut settings = Settings { recall: config.get_untracked(), ..Settings::default() };
         settings.extraction.extractor =
             if offline.get_untracked() { ExtractorChoice::Offline } else { ExtractorChoice::Configured };
@@ -77,7 +82,9 @@ pub(crate) fn SettingsPage() -> impl IntoView {
         {move || loaded(view_data.get(), |v: SettingsView| view! {
             <p class="muted" id="settings-version">{format!("Version {} in effect · extractor {} · embeddings {}", v.version, v.extractor, v.embedder)}</p>
         })}
-        <RecallConfigForm config/>
+        {move || (!is_admin()).then(|| view! { <p class="muted" id="read-only">"Read-only: viewers see the settings; admins change them."</p> })}
+        <fieldset class="plain" disabled=move || !is_admin()>
+        <RecallConfigForm config invalid/>
         <fieldset class="knobs">
             <legend>"Extraction"</legend>
             <label>"Extractor for new conversations"
@@ -92,6 +99,7 @@ pub(crate) fn SettingsPage() -> impl IntoView {
             <legend>"Retention"</legend>
             <label>"Keep data for days (empty: forever)" <input id="set-retention-days" prop:value=move || days.get() on:input=move |ev| days.set(event_target_value(&ev))/></label>
             <label>"Per process (one process=days per line)" <textarea prop:value=move || per_process.get() on:input=move |ev| per_process.set(event_target_value(&ev))></textarea></label>
+        </fieldset>
         </fieldset>
         {move || is_admin().then(|| view! { <button id="set-save" on:click=save>"Save settings"</button> })}
         <ErrorLine error/>
