@@ -158,6 +158,7 @@ fn api_router() -> (Router<AppState>, Vec<ApiRoute>) {
         .route(Method::DELETE, "/entities/{id}", Admin, delete(api::erase_entity))
         .route(Method::GET, "/entities/{id}/export", Operator, get(api::export_entity))
         .route(Method::GET, "/entities/{id}/graph", Operator, get(api::graph))
+        .route(Method::GET, "/entities/{id}/memories", Operator, get(api::entity_memories))
         .route(Method::GET, "/entities/{id}/sessions/{session}", Operator, get(api::transcript))
         .route(Method::GET, "/memories/{id}", Operator, get(api::memory))
         .route(Method::PATCH, "/memories/{id}", Admin, patch(api::update_memory))

@@ -95,12 +95,49 @@ impl Memori {
         Ok(Page { items: rows.into_iter().map(summary).collect(), total, offset, limit })
     }
 
-    /// One entity with its sessions and every memory (invalidated ones included).
+    /// One entity with its sessions and its extracted memories (invalidated ones included);
+    /// episodes are counted here and paged with [`Memori::memory_page`].
     pub async fn entity_detail(&self, entity: &EntityId) -> Result<EntityDetail> {
         let row = browse::entity(&self.inner.db, entity.as_str()).await?.ok_or_else(|| not_found("entity"))?;
         let sessions = self.sessions_of_row(row.row).await?;
-        let memories = self.memories(entity, Validity::All).await?;
-        Ok(EntityDetail { entity: summary(row), sessions, memories })
+        const ALL: u64 = 1_000_000;
+        let extracted =
+            MemoryQuery { kind: Some("extracted".into()), history: true, limit: Some(ALL), ..MemoryQuery::default() };
+        let memories = self.page_of_row(row.row, &extracted, ALL).await?.items;
+        let episodes = MemoryQuery { kind: Some("episode".into()), limit: Some(1), ..MemoryQuery::default() };
+        let episodes = self.page_of_row(row.row, &episodes, 1).await?.total;
+        Ok(EntityDetail { entity: summary(row), sessions, memories, episodes })
+    }
+
+    /// One page of an entity's memories, filtered by kind, text and validity (see
+    /// [`MemoryQuery`]); the page size is at most 500.
+    pub async fn memory_page(&self, entity: &EntityId, query: &MemoryQuery) -> Result<Page<Memory>> {
+        let row = store::capture::entity_row(&self.inner.db, entity).await?.ok_or_else(|| not_found("entity"))?;
+        self.page_of_row(row, query, 500).await
+    }
+
+    async fn page_of_row(&self, row: EntityRow, query: &MemoryQuery, max: u64) -> Result<Page<Memory>> {
+        let kind = match query.kind.as_deref() {
+            None | Some("" | "all") => None,
+            Some("extracted") => Some(None),
+            Some(k) => Some(Some(
+                MemoryKind::parse(k)
+                    .ok_or_else(|| Error::invalid_input(format!("no memory kind {k:?} (extracted, all, fact, ...)")))?
+                    .as_str(),
+            )),
+        };
+        let limit = query.limit.unwrap_or(50).clamp(1, max);
+        let filter = browse::MemoryFilter {
+            kind,
+            text: query.q.as_deref().map(str::trim),
+            history: query.history,
+            newest: query.newest,
+            offset: query.offset,
+            limit,
+        };
+        let (rows, total) = browse::memory_page(&self.inner.db, row, &filter).await?;
+        let items = store::recall::memories_from_rows(&self.inner.db, row, rows).await?;
+        Ok(Page { items, total, offset: query.offset, limit })
     }
 
     async fn sessions_of_row(&self, entity: EntityRow) -> Result<Vec<SessionInfo>> {

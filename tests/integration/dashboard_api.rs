@@ -647,10 +647,35 @@ backend_test!(searches_are_literal_and_an_unknown_entity_is_not_found_everywhere
         ids.sort_unstable();
         assert_eq!(ids, want, "search {search:?} is literal");
     }
+    // An entity's memories page on the server: by kind, by literal text, newest first.
+    let turns: Vec<Message> = (0..7).map(|i| Message::user(format!("turn {i} at 50% speed"))).collect();
+    m.capture(&Scope::new("pager", "bot", "s1")?, turns).await?;
+    m.flush().await?;
+    let page = |q: &str| format!("/api/v1/entities/pager/memories?{q}");
+    let r = admin.call("GET", &page("kind=episode&limit=3&offset=3"), None).await?;
+    assert_eq!((r.status, r.body["total"].as_u64()), (StatusCode::OK, Some(7)), "{:?}", r.body);
+    let texts: Vec<&str> =
+        r.body["items"].as_array().expect("items").iter().filter_map(|x| x["text"].as_str()).collect();
+    assert_eq!(texts, ["user: turn 3 at 50% speed", "user: turn 4 at 50% speed", "user: turn 5 at 50% speed"]);
+    let r = admin.call("GET", &page("kind=episode&newest=true&limit=1"), None).await?;
+    assert_eq!(r.body["items"][0]["text"], "user: turn 6 at 50% speed");
+    let r = admin.call("GET", &page("q=0%25%20speed"), None).await?;
+    assert_eq!(r.body["total"].as_u64(), Some(7), "a literal percent sign: {:?}", r.body);
+    let r = admin.call("GET", &page("q=5_%25"), None).await?;
+    assert_eq!(r.body["total"].as_u64(), Some(0), "_ is not a wildcard");
+    let r = admin.call("GET", "/api/v1/entities/alice/memories?kind=extracted", None).await?;
+    let extracted = r.body["items"].to_string();
+    assert!(extracted.contains("peanuts") && !extracted.contains("<script>"), "{extracted}");
+    let detail = admin.call("GET", "/api/v1/entities/pager", None).await?;
+    assert_eq!(detail.body["episodes"].as_u64(), Some(7), "the detail counts episodes rather than listing them");
+    let r = admin.call("GET", &page("kind=gossip"), None).await?;
+    assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_input")));
+
     // Siblings of the graph answer 404 for an unknown entity; so do the graph and the preview.
     for (method, path, body) in [
         ("GET", "/api/v1/entities/nobody", None),
         ("GET", "/api/v1/entities/nobody/graph", None),
+        ("GET", "/api/v1/entities/nobody/memories", None),
         ("POST", "/api/v1/recall/preview", Some(json!({"entity": "nobody", "query": "peanuts"}))),
     ] {
         let r = admin.call(method, path, body).await?;

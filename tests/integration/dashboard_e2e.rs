@@ -108,6 +108,11 @@ async fn click(c: &Client, css: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Turns of the long conversation (120 unless `MEMORI_E2E_LONG_TURNS` says otherwise).
+fn long_turns() -> usize {
+    std::env::var("MEMORI_E2E_LONG_TURNS").ok().and_then(|n| n.parse().ok()).unwrap_or(120)
+}
+
 async fn shot(c: &Client, name: &str) -> anyhow::Result<()> {
     if let Some(dir) = std::env::var_os("MEMORI_SCREENSHOT_DIR") {
         let dir = PathBuf::from(dir);
@@ -140,9 +145,13 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
             memori_rig::import::import_conversation(&m, &conversation, "onboarding-bot").await?;
         }
         // A long conversation: its episodes must page, not make one endless list.
+        // MEMORI_E2E_LONG_TURNS=5000 times the page at scale (BENCHMARKS.md).
         let talker = memori_rig::Scope::new("talker", "bot", "long")?;
-        let turns = (0..120).map(|i| memori_rig::Message::user(format!("Turn {i}: nothing much to report today.")));
-        m.capture(&talker, turns.collect()).await?;
+        let turns =
+            (0..long_turns()).map(|i| memori_rig::Message::user(format!("Turn {i}: nothing much to report today.")));
+        for batch in turns.collect::<Vec<_>>().chunks(500) {
+            m.capture(&talker, batch.to_vec()).await?;
+        }
         m.flush().await?;
         (db, m)
     };
@@ -206,17 +215,22 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         let edits = m.audit_log(&query).await?;
         assert_eq!(edits[0].details["fields"], serde_json::json!(["importance"]), "{:?}", edits[0]);
 
-        // 120 episodes come 50 at a time.
+        // Hundreds of episodes come 50 at a time, from the server.
+        let n = long_turns();
+        let started = std::time::Instant::now();
         c.goto(&format!("{base}/entities/talker")).await?;
-        wait_text(c, "main", "episodes (verbatim messages) (120)").await?;
+        wait_text(c, "main", &format!("episodes (verbatim messages) ({n})")).await?;
+        let shown = started.elapsed();
         c.find(Locator::Css("#memory-kind")).await?.select_by_value("episode").await?;
-        wait_text(c, "#memory-pager", "1–50 of 120").await?;
+        wait_text(c, "#memory-pager", &format!("1–50 of {n}")).await?;
+        let episodes = started.elapsed();
+        eprintln!("entity page, {n} episodes: shown in {shown:?}, first page of episodes in {episodes:?}");
         assert_eq!(c.find_all(Locator::Css("li.memory")).await?.len(), 50);
         c.find(Locator::XPath("//p[@id='memory-pager']/button[contains(., 'Next')]")).await?.click().await?;
-        wait_text(c, "#memory-pager", "51–100 of 120").await?;
-        fill(c, "#memory-search", "Turn 7").await?;
-        wait_text(c, "ul.memories", "Turn 77").await?;
-        assert_eq!(c.find_all(Locator::Css("li.memory")).await?.len(), 11, "Turn 7 and 70-79");
+        wait_text(c, "#memory-pager", &format!("51–100 of {n}")).await?;
+        fill(c, "#memory-search", "Turn 7:").await?;
+        wait_text(c, "ul.memories", "Turn 7:").await?;
+        assert_eq!(c.find_all(Locator::Css("li.memory")).await?.len(), 1, "one Turn 7");
 
         // Playground: recall, then limit to one result without saving.
         c.goto(&format!("{base}/playground?entity=maya")).await?;

@@ -8,10 +8,10 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use memori_rig::{EntityId, JobStatus, RecallRequest, Validity};
+use memori_rig::{EntityId, JobStatus, Memory, RecallRequest, Validity};
 use memori_types::admin::{
     AuditEntry, AuditQuery, EntityDetail, EntitySummary, ErasureReceipt, GraphView, MemoryDetail, MemoryPatch,
-    Overview, Page, RetentionReceipt, TranscriptMessage,
+    MemoryQuery, Overview, Page, RetentionReceipt, TranscriptMessage,
 };
 use memori_types::http::{
     ApiKeyInfo, CreateApiKey, CreatedApiKey, OperatorInfo, RecallPreview, RecallPreviewRequest, SaveSettings,
@@ -155,6 +155,16 @@ pub(crate) async fn graph(
 ) -> ApiResult<GraphView> {
     let validity = if q.history { Validity::All } else { Validity::Current };
     Ok(Json(s.memori.graph_view(&entity_id(id)?, validity).await?))
+}
+
+/// `GET /entities/{id}/memories?kind=&q=&history=&newest=&offset=&limit=`: one page.
+pub(crate) async fn entity_memories(
+    State(s): State<AppState>,
+    _op: Operator,
+    Path(id): Path<String>,
+    Query(q): Query<MemoryQuery>,
+) -> ApiResult<Page<Memory>> {
+    Ok(Json(s.memori.memory_page(&entity_id(id)?, &q).await?))
 }
 
 /// `GET /memories/{id}`.

@@ -10,6 +10,52 @@ use super::{Db, EntityRow, db_err};
 use crate::error::Result;
 use crate::model::{Part, Role};
 
+/// A LIKE pattern for text containing `s` as typed: `%` and `_` match themselves.
+fn containing(s: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped: String =
+        s.chars().flat_map(|c| if matches!(c, '%' | '_' | '!') { vec!['!', c] } else { vec![c] }).collect();
+    sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('!')
+}
+
+/// Which memories a page of [`memory_page`] holds.
+pub(crate) struct MemoryFilter<'a> {
+    /// `None`: every kind; `Some(None)`: every kind but episodes; `Some(Some(k))`: kind `k`.
+    pub(crate) kind: Option<Option<&'a str>>,
+    pub(crate) text: Option<&'a str>,
+    pub(crate) history: bool,
+    pub(crate) newest: bool,
+    pub(crate) offset: u64,
+    pub(crate) limit: u64,
+}
+
+/// One page of an entity's memory rows as filtered, and how many match in all.
+pub(crate) async fn memory_page(
+    db: &Db,
+    entity: EntityRow,
+    f: &MemoryFilter<'_>,
+) -> Result<(Vec<memories::Model>, u64)> {
+    let mut q = memories::Entity::find().filter(memories::Column::EntityId.eq(entity.0));
+    match f.kind {
+        Some(Some(kind)) => q = q.filter(memories::Column::Kind.eq(kind)),
+        Some(None) => q = q.filter(memories::Column::Kind.ne("episode")),
+        None => {}
+    }
+    if !f.history {
+        q = q.filter(memories::Column::InvalidatedAt.is_null());
+    }
+    if let Some(text) = f.text.filter(|t| !t.is_empty()) {
+        q = q.filter(memories::Column::Text.like(containing(text)));
+    }
+    let total = q.clone().count(db).await.map_err(db_err("cannot count memories"))?;
+    let q = if f.newest {
+        q.order_by_desc(memories::Column::ValidFrom).order_by_desc(memories::Column::Id)
+    } else {
+        q.order_by_asc(memories::Column::ValidFrom).order_by_asc(memories::Column::Id)
+    };
+    let rows = q.offset(f.offset).limit(f.limit).all(db).await.map_err(db_err("cannot read memories"))?;
+    Ok((rows, total))
+}
+
 /// One entity with the size of its data, for the entity list.
 pub(crate) struct EntityEntry {
     pub(crate) row: EntityRow,
@@ -56,11 +102,7 @@ pub(crate) async fn list_entities(
 ) -> Result<(Vec<EntityEntry>, u64)> {
     let mut q = entities::Entity::find();
     if let Some(s) = search.filter(|s| !s.is_empty()) {
-        // The search is text, not a pattern: `%` and `_` match themselves.
-        let escaped: String =
-            s.chars().flat_map(|c| if matches!(c, '%' | '_' | '!') { vec!['!', c] } else { vec![c] }).collect();
-        let pattern = sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('!');
-        q = q.filter(entities::Column::ExternalId.like(pattern));
+        q = q.filter(entities::Column::ExternalId.like(containing(s)));
     }
     let total = q.clone().count(db).await.map_err(db_err("cannot count entities"))?;
     let page = q

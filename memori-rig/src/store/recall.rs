@@ -202,6 +202,14 @@ async fn sources_by(db: &Db, entity: EntityRow, memory_ids: Option<&[i64]>) -> R
 }
 
 /// Memory rows with their vectors, sources and session and process names.
+/// Memories from their rows, with session and process names and sources (no vectors): for
+/// pages that read a few.
+pub(crate) async fn memories_from_rows(db: &Db, entity: EntityRow, rows: Vec<memories::Model>) -> Result<Vec<Memory>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let sources = sources_by(db, entity, Some(&ids)).await?;
+    Ok(assemble(db, rows, HashMap::new(), sources).await?.into_iter().map(|c| c.memory).collect())
+}
+
 async fn assemble(
     db: &Db,
     rows: Vec<memories::Model>,

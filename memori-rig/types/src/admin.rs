@@ -117,8 +117,34 @@ pub struct EntityDetail {
     pub entity: EntitySummary,
     /// Sessions, most recent first.
     pub sessions: Vec<SessionInfo>,
-    /// Memories, oldest first, invalidated ones included.
+    /// The extracted memories (every kind but episodes), oldest first, invalidated ones
+    /// included. Episodes, one per message, can be thousands: page them with
+    /// [`MemoryQuery`].
     pub memories: Vec<Memory>,
+    /// Current episodes (verbatim messages kept as memories).
+    #[serde(default)]
+    pub episodes: u64,
+}
+
+/// Which of an entity's memories a page shows, oldest first (newest first with `newest`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryQuery {
+    /// One kind (`fact`, `episode`, ...), `extracted` (every kind but episodes) or absent for
+    /// all.
+    pub kind: Option<String>,
+    /// Only memories whose text contains this, as typed (no wildcards).
+    pub q: Option<String>,
+    /// Include memories a newer statement invalidated.
+    #[serde(default)]
+    pub history: bool,
+    /// Newest first instead of oldest first.
+    #[serde(default)]
+    pub newest: bool,
+    /// Rows skipped.
+    #[serde(default)]
+    pub offset: u64,
+    /// Page size: 1 to 500, 50 when absent.
+    pub limit: Option<u64>,
 }
 
 /// One memory with where it came from.

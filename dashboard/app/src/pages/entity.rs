@@ -3,7 +3,7 @@
 //! playground and erasure.
 use leptos::prelude::*;
 use leptos_router::components::A;
-use memori_types::admin::EntityDetail;
+use memori_types::admin::{EntityDetail, Page};
 use memori_types::model::{Memory, MemoryKind};
 
 use crate::api::{self, seg};
@@ -32,7 +32,7 @@ pub(crate) fn EntityPage() -> impl IntoView {
         {move || loaded(data.get(), move |d: EntityDetail| {
             let e = d.entity.clone();
             let enc = seg(&e.id);
-            let memories = d.memories.clone();
+            let labels = counts(&d);
             let sessions = d.sessions.clone();
             let timeline = timeline(&d);
             view! {
@@ -80,7 +80,7 @@ pub(crate) fn EntityPage() -> impl IntoView {
                             {(total > PAGE_ROWS).then(|| pager("timeline-pager", total, offset))}
                         }.into_any()
                     }
-                    _ => view! { <MemoryList memories=memories.clone()/> }.into_any(),
+                    _ => view! { <MemoryList entity=e.id.clone() labels=labels.clone()/> }.into_any(),
                 }}
             }
         })}
@@ -98,28 +98,40 @@ const SHOWN: &[(&str, &str)] = &[
     ("episode", "episodes (verbatim messages)"),
 ];
 
-/// An entity's memories: one kind at a time (the extracted ones by default: hundreds of
-/// verbatim episodes would bury them), a text search, invalidated ones on request, 50 a page.
+/// How many current memories each choice of [`SHOWN`] holds.
+fn counts(d: &EntityDetail) -> Vec<(&'static str, String)> {
+    let current = |k: &str| d.memories.iter().filter(|m| m.invalidated_at.is_none() && m.kind.as_str() == k).count();
+    SHOWN
+        .iter()
+        .map(|(k, label)| {
+            let n = match *k {
+                "extracted" => d.memories.iter().filter(|m| m.invalidated_at.is_none()).count() as u64,
+                "episode" => d.episodes,
+                kind => current(kind) as u64,
+            };
+            (*k, format!("{label} ({n})"))
+        })
+        .collect()
+}
+
+/// An entity's memories, a page at a time from the server: one kind at a time (the extracted
+/// ones by default: hundreds of verbatim episodes would bury them), a text search, invalidated
+/// ones on request.
 #[component]
-fn MemoryList(memories: Vec<Memory>) -> impl IntoView {
+fn MemoryList(entity: String, labels: Vec<(&'static str, String)>) -> impl IntoView {
     let shown = RwSignal::new("extracted");
     let search = RwSignal::new(String::new());
     let history = RwSignal::new(false);
     let offset = RwSignal::new(0usize);
-    let labels: Vec<(&'static str, String)> = SHOWN
-        .iter()
-        .map(|(k, label)| (*k, format!("{label} ({})", memories.iter().filter(|m| matches(m, k)).count())))
-        .collect();
-    let selected = move || {
-        let needle = search.get().to_lowercase();
-        let kind = shown.get();
-        memories
-            .iter()
-            .filter(|m| matches(m, kind) && (history.get() || m.invalidated_at.is_none()))
-            .filter(|m| needle.is_empty() || m.text.to_lowercase().contains(&needle))
-            .cloned()
-            .collect::<Vec<_>>()
-    };
+    let page = LocalResource::new(move || {
+        let (kind, q, history, off) = (shown.get(), search.get(), history.get(), offset.get());
+        let path = format!(
+            "/entities/{}/memories?kind={kind}&q={}&history={history}&offset={off}&limit={PAGE_ROWS}",
+            seg(&entity),
+            seg(&q)
+        );
+        async move { api::get::<Page<Memory>>(&path).await }
+    });
     view! {
         <div class="filters">
             <select id="memory-kind" on:change=move |ev| {
@@ -134,22 +146,14 @@ fn MemoryList(memories: Vec<Memory>) -> impl IntoView {
             <label class="check"><input type="checkbox" prop:checked=move || history.get()
                 on:change=move |ev| { offset.set(0); history.set(event_target_checked(&ev)); }/>"Include invalidated"</label>
         </div>
-        {move || {
-            let rows = selected();
-            let total = rows.len();
+        {move || loaded(page.get(), move |p: Page<Memory>| {
+            let total = p.total as usize;
             view! {
                 {(total == 0).then(|| view! { <p class="muted">"No memories match."</p> })}
-                <ul class="memories">{rows.into_iter().skip(offset.get()).take(PAGE_ROWS).map(memory_row).collect_view()}</ul>
+                <ul class="memories">{p.items.into_iter().map(memory_row).collect_view()}</ul>
                 {(total > PAGE_ROWS).then(|| pager("memory-pager", total, offset))}
             }
-        }}
-    }
-}
-
-fn matches(m: &Memory, shown: &str) -> bool {
-    match shown {
-        "extracted" => m.kind != MemoryKind::Episode,
-        kind => m.kind.as_str() == kind,
+        })}
     }
 }
 
