@@ -14,7 +14,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use memori_dashboard::server::{ServerOptions, router};
 use memori_rig::{EntityId, Memori};
 
-use super::dashboard_api::{ADMIN_PW, seeded};
+use super::dashboard_api::{ADMIN_PW, VIEWER_PW, seeded};
 
 struct Browser {
     driver: std::process::Child,
@@ -288,6 +288,19 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         let rows = text_of(c, "table.audit tbody").await?;
         assert!(rows.contains("auth.sign_in") && !rows.contains("entity.erase"), "{rows}");
         assert!(c.find(Locator::Css("#audit-older")).await.is_err(), "no Older on a short page");
+
+        // A viewer is not offered what they cannot do: settings are read-only, no API keys.
+        click(c, "#logout").await?;
+        fill(c, "#username", "vic").await?;
+        fill(c, "#password", VIEWER_PW).await?;
+        click(c, "#login").await?;
+        wait_text(c, "nav .who", "vic (viewer)").await?;
+        assert!(c.find(Locator::Css("nav a[href='/keys']")).await.is_err(), "no API keys link for a viewer");
+        click(c, "nav a[href='/settings']").await?;
+        wait_text(c, "#read-only", "Read-only").await?;
+        let budget = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("#set-token-budget")).await?;
+        assert!(!budget.is_enabled().await?, "a viewer's settings fields are disabled");
+        assert!(c.find(Locator::Css("#set-save")).await.is_err(), "and there is no Save");
         anyhow::Ok(())
     }
     .await;
