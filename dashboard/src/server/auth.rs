@@ -108,12 +108,11 @@ pub struct Throttle {
     failures: Mutex<HashMap<String, Vec<Instant>>>,
 }
 
-/// One login attempt holding its place in the [`Throttle`] until it ends.
+/// One login attempt, already counted as a failure in the [`Throttle`]; only
+/// [`Attempt::succeeded`] takes it back (a wrong password or a request that died stays counted).
 pub(crate) struct Attempt<'t> {
     throttle: &'t Throttle,
     key: String,
-    at: Instant,
-    settled: bool,
 }
 
 impl Throttle {
@@ -127,36 +126,28 @@ impl Throttle {
     /// Take a slot for one attempt, or `None` when the key is locked.
     pub(crate) fn begin(&self, key: &str) -> Option<Attempt<'_>> {
         let mut map = self.lock();
-        if map.len() > 100_000 && !map.contains_key(key) {
-            // Bounded memory under a spraying attack: forget the expired state.
-            let now = Instant::now();
-            map.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < Self::WINDOW));
-        }
         let now = Instant::now();
+        if map.len() > 100_000 && !map.contains_key(key) {
+            // Bounded memory under a spraying attack: forget the expired state, or all of it.
+            map.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < Self::WINDOW));
+            if map.len() > 100_000 {
+                map.clear();
+            }
+        }
         let entry = map.entry(key.to_owned()).or_default();
         entry.retain(|t| now.duration_since(*t) < Self::WINDOW);
         if entry.len() >= Self::LIMIT {
             return None;
         }
         entry.push(now);
-        Some(Attempt { throttle: self, key: key.to_owned(), at: now, settled: false })
+        Some(Attempt { throttle: self, key: key.to_owned() })
     }
 }
 
 impl Attempt<'_> {
     /// The password was right: the key's failures are forgotten.
-    pub(crate) fn succeeded(mut self) {
-        self.settled = true;
+    pub(crate) fn succeeded(self) {
         self.throttle.lock().remove(&self.key);
-    }
-}
-
-impl Drop for Attempt<'_> {
-    /// An attempt that did not succeed (wrong password, or the request died) stays counted.
-    fn drop(&mut self) {
-        if !self.settled {
-            tracing::debug!(at = ?self.at, "login attempt counted as a failure");
-        }
     }
 }
 
