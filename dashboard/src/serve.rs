@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use memori_dashboard::server::{self, ServerOptions};
+use memori_dashboard::server::{self, AppFiles, ServerOptions};
 use memori_rig::Memori;
 
 pub(crate) struct Args {
@@ -59,17 +59,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         "off" | "false" => false,
         other => bail!("secure_cookies must be auto, on or off, not {other:?}"),
     };
-    let assets = args
-        .assets
-        .or_else(|| f("assets").map(PathBuf::from))
-        .unwrap_or_else(|| memori_rig::embed::assets::cache_dir().join("dashboard-dist"));
-    let assets = assets.join("index.html").is_file().then_some(assets.clone()).or_else(|| {
-        eprintln!(
-            "memori serve: no built app in {} (run `cargo xtask dashboard`); serving the API only",
-            assets.display()
-        );
-        None
-    });
+    let assets = match args.assets.or_else(|| f("assets").map(PathBuf::from)) {
+        Some(dir) if dir.join("index.html").is_file() => AppFiles::Dir(dir),
+        Some(dir) => bail!(
+            "--assets {}: no index.html there (leave --assets out to serve the app built into memori)",
+            dir.display()
+        ),
+        None => AppFiles::Embedded,
+    };
     let trusted_proxies = if args.trusted_proxy.is_empty() {
         let listed = f("trusted_proxies").unwrap_or_default();
         let addresses = listed.split(',').map(str::trim).filter(|a| !a.is_empty());

@@ -12,7 +12,7 @@ mod error;
 mod session_store;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -30,11 +30,34 @@ pub use auth::{Throttle, check_new_password, hash_password};
 pub use error::ApiError;
 pub use session_store::MemoriSessionStore;
 
+/// Where the browser app's files come from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AppFiles {
+    /// Compiled into this binary: the committed build in `dashboard/dist` (see
+    /// ARCHITECTURE.md, "Dashboard build"). What `memori serve` uses unless told otherwise.
+    #[default]
+    Embedded,
+    /// Trunk's output in a directory (`memori serve --assets DIR`), for working on the app.
+    Dir(PathBuf),
+    /// No app: the API only, and a page that says how to get the app.
+    None,
+}
+
+/// The built app compiled into the binary. Dot files (the source hash) are not served.
+#[derive(rust_embed::Embed)]
+#[folder = "dist/"]
+#[exclude = ".*"]
+struct EmbeddedApp;
+
+/// The hash of the app sources the embedded build was made from (`dashboard/dist/.sources`,
+/// written by `cargo xtask dashboard`); `memori --version` prints it.
+pub const EMBEDDED_APP_SOURCES: &str = include_str!("../dist/.sources");
+
 /// How the server runs.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    /// The built browser app (Trunk's `dist`); `None` serves a page explaining how to build it.
-    pub assets: Option<PathBuf>,
+    /// The browser app's files.
+    pub assets: AppFiles,
     /// Send the session cookie only over HTTPS. Off by default on a loopback address (plain
     /// HTTP on localhost), on anywhere else.
     pub secure_cookies: bool,
@@ -47,7 +70,7 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
-            assets: None,
+            assets: AppFiles::Embedded,
             secure_cookies: true,
             session_idle: std::time::Duration::from_secs(8 * 3600),
             trusted_proxies: Vec::new(),
@@ -82,8 +105,12 @@ fn csp(script_hashes: &[String]) -> String {
     )
 }
 
-fn load_index(assets: &Path) -> Option<IndexPage> {
-    let html = std::fs::read_to_string(assets.join("index.html")).ok()?;
+fn load_index(files: &AppFiles) -> Option<IndexPage> {
+    let html = match files {
+        AppFiles::Embedded => String::from_utf8(EmbeddedApp::get("index.html")?.data.into_owned()).ok()?,
+        AppFiles::Dir(dir) => std::fs::read_to_string(dir.join("index.html")).ok()?,
+        AppFiles::None => return None,
+    };
     let mut hashes = Vec::new();
     let mut rest = html.as_str();
     while let Some(start) = rest.find("<script") {
@@ -187,9 +214,9 @@ pub fn routes() -> Vec<ApiRoute> {
 
 /// The whole app: API, static files, sessions and security headers.
 pub fn router(memori: Memori, options: &ServerOptions) -> Router {
-    let index = options.assets.as_deref().and_then(load_index);
-    if options.assets.is_some() && index.is_none() {
-        tracing::warn!("no index.html in the assets directory; build the app with `cargo xtask dashboard`");
+    let index = load_index(&options.assets);
+    if options.assets != AppFiles::None && index.is_none() {
+        tracing::warn!(assets = ?options.assets, "no index.html in the app's files; serving the API only");
     }
     let state = AppState {
         memori: memori.clone(),
@@ -218,15 +245,33 @@ pub fn router(memori: Memori, options: &ServerOptions) -> Router {
         ))
         .layer(middleware::from_fn(no_store));
 
-    let mut app = Router::new().nest("/api/v1", api);
-    if let Some(dir) = &options.assets {
-        let files = tower_http::services::ServeDir::new(dir).fallback(get(spa_index).with_state(state.clone()));
+    // Probes answer anyone (a load balancer has no login) and say nothing but ready or not;
+    // `/metrics` needs an operator or an API key (`Authorization: Bearer`), like the API.
+    let metrics = Router::new().route("/metrics", get(metrics)).layer(middleware::from_fn_with_state(
+        auth::Gate { state: state.clone(), public: Arc::new(Vec::new()) },
+        auth::authenticate,
+    ));
+    let mut app = Router::new()
+        .nest("/api/v1", api)
+        .merge(metrics)
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .layer(middleware::from_fn(no_store_outside_app));
+    let files = match &options.assets {
+        _ if state.index.is_none() => None,
+        AppFiles::Embedded => Some(Router::<AppState>::new().fallback(get(embedded_file))),
+        AppFiles::Dir(dir) => Some(Router::new().fallback_service(
+            tower_http::services::ServeDir::new(dir).fallback(get(spa_index).with_state(state.clone())),
+        )),
+        AppFiles::None => None,
+    };
+    if let Some(files) = files {
         // The app's code is public and compressible; API answers are not compressed (they mix
         // secrets such as the CSRF token with text an attacker may choose).
-        let files = Router::new()
-            .fallback_service(files)
+        let files = files
             .layer(middleware::from_fn(static_cache))
-            .layer(tower_http::compression::CompressionLayer::new());
+            .layer(tower_http::compression::CompressionLayer::new())
+            .with_state(state.clone());
         app = app.route("/", get(spa_index)).route("/index.html", get(spa_index)).fallback_service(files);
     } else {
         app = app.fallback(get(not_built));
@@ -250,6 +295,22 @@ async fn spa_index(State(state): State<AppState>) -> Response {
     };
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+/// A file of the embedded app, or the app's page for any other path (the app's own routes).
+async fn embedded_file(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    match EmbeddedApp::get(path) {
+        Some(file) if !path.is_empty() => {
+            let mime = file.metadata.mimetype().to_owned();
+            let mut res = file.data.into_owned().into_response();
+            if let Ok(v) = HeaderValue::from_str(&mime) {
+                res.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            res
+        }
+        _ => spa_index(State(state)).await,
+    }
 }
 
 /// Static files: names Trunk gives a content hash (`app-0123456789abcdef_bg.wasm`) never
@@ -295,11 +356,40 @@ async fn not_built() -> impl IntoResponse {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         Html(
-            "<!doctype html><title>memori</title><p>The dashboard app is not built. Run <code>cargo xtask \
-             dashboard</code> (or <code>cargo xtask demo</code>), then start <code>memori serve --assets \
-             DIR</code> again. The JSON API under <code>/api/v1</code> works without it.</p>",
+            "<!doctype html><title>memori</title><p>This server has no dashboard app: the directory given \
+             to <code>--assets</code> holds no <code>index.html</code>, or the binary was built without \
+             one. Leave out <code>--assets</code> to use the app built into <code>memori</code>, or build \
+             it with <code>cargo xtask dashboard</code>. The JSON API under <code>/api/v1</code> works \
+             without it.</p>",
         ),
     )
+}
+
+/// `GET /metrics`: Prometheus text (see `Memori::prometheus_metrics`).
+async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.memori.prometheus_metrics().await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
+
+/// `GET /readyz`: 200 when the database answers and its schema is current, else 503. The
+/// reason goes to the log, not to an unauthenticated caller.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let r = state.memori.readiness().await;
+    if r.ready {
+        return "ready\n".into_response();
+    }
+    tracing::warn!(problem = r.problem.as_deref().unwrap_or_default(), "not ready");
+    (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+}
+
+/// Probes and metrics are not cached either.
+async fn no_store_outside_app(req: Request, next: Next) -> Response {
+    let probe = matches!(req.uri().path(), "/metrics" | "/healthz" | "/readyz");
+    let mut res = next.run(req).await;
+    if probe {
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
 }
 
 /// API answers are never cached: they hold personal data.

@@ -57,6 +57,7 @@ impl Memori {
 
     /// Store messages, each with its own idempotency key (at most 255 bytes), optionally
     /// tagged with the agent run they came from.
+    #[tracing::instrument(name = "memori.capture", skip_all, fields(messages = messages.len()))]
     pub async fn capture_with_keys(
         &self,
         scope: &Scope,

@@ -75,7 +75,7 @@ pub use config::{
 };
 pub use embed::Embedder;
 pub use error::{Error, ErrorKind, Result};
-pub use metrics::{Metrics, MetricsSnapshot};
+pub use metrics::{Gauges, Metrics, MetricsSnapshot, Readiness};
 pub use model::{
     CaptureReceipt, EntityStats, Explanation, JobInfo, JobKind, JobStatus, Memory, MemoryKind, Message, Neighbour,
     Part, Recalled, Role, SourceRef, Superseded, Validity,

@@ -147,6 +147,16 @@ pub(crate) async fn migrate(db: &Db) -> Result<()> {
     memori_migrations::Migrator::up(db, None).await.map_err(db_err("migration failed"))
 }
 
+/// Whether the database answers, and how many of this build's migrations it has not applied
+/// (for readiness probes).
+pub(crate) async fn readiness(db: &Db) -> Result<usize> {
+    db.ping().await.map_err(db_err("the database does not answer"))?;
+    let pending = memori_migrations::Migrator::get_pending_migrations(db)
+        .await
+        .map_err(db_err("cannot read the applied migrations"))?;
+    Ok(pending.len())
+}
+
 /// Which database the pool talks to, for logs and `Debug`.
 pub(crate) fn backend_name(db: &Db) -> &'static str {
     match db.get_database_backend() {

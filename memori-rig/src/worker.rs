@@ -71,7 +71,9 @@ pub(crate) async fn run(ctx: Arc<Context>, worker_id: String) {
             }
             Ok(batch) => {
                 crate::failpoint::hit(crate::failpoint::AFTER_CLAIM).await;
-                let outcomes = run_batch(&ctx, &batch).await;
+                let ids: Vec<i64> = batch.iter().map(|j| j.id).collect();
+                let span = tracing::info_span!("memori.jobs", jobs = batch.len(), ids = ?ids);
+                let outcomes = tracing::Instrument::instrument(run_batch(&ctx, &batch), span).await;
                 crate::failpoint::hit(crate::failpoint::BEFORE_COMPLETE).await;
                 for (job, outcome) in batch.iter().zip(outcomes) {
                     if let Err(e) = record(&ctx, job, outcome).await {

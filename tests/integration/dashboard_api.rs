@@ -6,7 +6,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use memori_dashboard::server::{Access, ServerOptions, hash_password, router};
+use memori_dashboard::server::{Access, AppFiles, ServerOptions, hash_password, router};
 use memori_rig::{EntityId, Memori, Message, Scope};
 use memori_tests::backend_test;
 use serde_json::{Value, json};
@@ -470,7 +470,7 @@ async fn pages_carry_security_headers_and_the_csp_admits_only_the_app_loader() -
         format!("<html><head><script type=\"module\">{loader}</script></head></html>"),
     )?;
     std::fs::write(dir.join("app.js"), "export default async function init() {}")?;
-    let app = router(m.clone(), &ServerOptions { assets: Some(dir.clone()), ..ServerOptions::default() });
+    let app = router(m.clone(), &ServerOptions { assets: AppFiles::Dir(dir.clone()), ..ServerOptions::default() });
     let mut c = Client::new(app);
     for path in ["/", "/entities/alice", "/app.js", "/api/v1/overview"] {
         let r = c.call("GET", path, None).await?;
@@ -497,7 +497,7 @@ async fn pages_are_never_cached_hashed_files_are_kept_and_code_is_compressed() -
     std::fs::write(dir.join("style.css"), "body { margin: 0 }")?;
     let code = "export function run() { return 1; }\n".repeat(200);
     std::fs::write(dir.join("app-0123456789abcdef_bg.js"), &code)?;
-    let app = router(m.clone(), &ServerOptions { assets: Some(dir.clone()), ..ServerOptions::default() });
+    let app = router(m.clone(), &ServerOptions { assets: AppFiles::Dir(dir.clone()), ..ServerOptions::default() });
     let mut c = Client::new(app.clone());
     // Personal data is on the pages an operator saw: Back after sign-out must not show them.
     for path in ["/", "/entities/alice", "/index.html", "/api/v1/auth/me"] {
@@ -529,6 +529,39 @@ async fn pages_are_never_cached_hashed_files_are_kept_and_code_is_compressed() -
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = serde_json::from_slice(&res.into_body().collect().await?.to_bytes())?;
     assert_eq!(body["code"], "too_large", "{body}");
+    m.shutdown().await;
+    Ok(())
+}
+
+/// `memori serve` with no `--assets` serves the app compiled into the binary: its page with
+/// the loader's hash in the CSP, its wasm with the right type and a year's cache, and nothing
+/// that is not the app (the build's source hash stays private).
+#[tokio::test]
+async fn the_app_built_into_the_binary_is_served_without_any_files() -> anyhow::Result<()> {
+    let (_db, m) = super::sqlite_memori().await?;
+    let app = router(m.clone(), &ServerOptions::default());
+    let mut c = Client::new(app.clone());
+    let page = c.call("GET", "/entities/alice", None).await?;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.body.as_str().expect("the page is HTML").to_owned();
+    assert!(html.contains("<script type=\"module\""), "Trunk's loader is on the page");
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str()?.to_owned();
+    assert!(csp.contains("'sha256-"), "the loader is allowed by hash: {csp}");
+    let wasm = html
+        .split('"')
+        .find(|s| s.starts_with('/') && s.ends_with("_bg.wasm"))
+        .expect("the page names its wasm")
+        .to_owned();
+    let req = Request::builder().uri(&wasm).body(Body::empty())?;
+    let res = app.clone().oneshot(req).await?;
+    assert_eq!(res.status(), StatusCode::OK, "{wasm}");
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "application/wasm");
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    let bytes = res.into_body().collect().await?.to_bytes();
+    assert!(bytes.starts_with(b"\0asm"), "a wasm module ({} bytes)", bytes.len());
+    let hidden = c.call("GET", "/.sources", None).await?;
+    assert!(!hidden.body.to_string().contains("sha256:"), "the source hash is not served");
+    assert!(memori_dashboard::server::EMBEDDED_APP_SOURCES.starts_with("sha256:"));
     m.shutdown().await;
     Ok(())
 }

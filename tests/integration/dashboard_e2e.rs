@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use memori_dashboard::server::{ServerOptions, router};
+use memori_dashboard::server::{AppFiles, ServerOptions, router};
 use memori_rig::{EntityId, Memori};
 
 use super::dashboard_api::{ADMIN_PW, VIEWER_PW, seeded};
@@ -64,8 +64,8 @@ async fn browser() -> anyhow::Result<Browser> {
     anyhow::bail!("chromedriver did not accept a session: {last:?}")
 }
 
-async fn serve(m: &Memori, assets: PathBuf) -> anyhow::Result<String> {
-    let app = router(m.clone(), &ServerOptions { assets: Some(assets), secure_cookies: false, ..Default::default() });
+async fn serve(m: &Memori, assets: AppFiles) -> anyhow::Result<String> {
+    let app = router(m.clone(), &ServerOptions { assets, secure_cookies: false, ..Default::default() });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -128,12 +128,13 @@ async fn shot(c: &Client, name: &str) -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::Result<()> {
     let required = std::env::var_os("MEMORI_TEST_REQUIRE_BROWSER").is_some();
-    let assets = std::env::var_os("MEMORI_TEST_DASHBOARD_ASSETS").map(PathBuf::from);
-    let ready = assets.as_ref().is_some_and(|a| a.join("index.html").is_file())
-        && std::path::Path::new("/usr/bin/chromedriver").exists();
-    if !ready {
-        assert!(!required, "MEMORI_TEST_REQUIRE_BROWSER is set but the app or chromedriver is missing");
-        eprintln!("skipping the browser test: run it with `cargo xtask test` (builds the app, needs chromium)");
+    // The app built into the binary, as `memori serve` gives it; MEMORI_TEST_DASHBOARD_ASSETS
+    // points at another build (Trunk's output) while working on the app.
+    let assets =
+        std::env::var_os("MEMORI_TEST_DASHBOARD_ASSETS").map_or(AppFiles::Embedded, |d| AppFiles::Dir(d.into()));
+    if !std::path::Path::new("/usr/bin/chromedriver").exists() {
+        assert!(!required, "MEMORI_TEST_REQUIRE_BROWSER is set but chromedriver is missing");
+        eprintln!("skipping the browser test: run it with `cargo xtask test` (needs chromium)");
         return Ok(());
     }
     let (_db, m) = {
@@ -155,7 +156,7 @@ async fn an_operator_signs_in_browses_tunes_and_erases_in_chromium() -> anyhow::
         m.flush().await?;
         (db, m)
     };
-    let base = serve(&m, assets.expect("checked")).await?;
+    let base = serve(&m, assets).await?;
     let b = browser().await?;
     let c = &b.client;
     let result = async {

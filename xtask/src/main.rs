@@ -1,9 +1,11 @@
 //! `cargo xtask`: the project's build chores, in Rust so that they run wherever cargo does.
 //!
 //! - `cargo xtask setup`: fetch the local embedding model and ONNX Runtime (`memori setup`).
-//! - `cargo xtask dashboard`: build the dashboard's browser app with Trunk into
-//!   `$MEMORI_HOME/dashboard-dist`, installing the pinned tools first when missing.
-//! - `cargo xtask demo`: setup and dashboard, import sample conversations and run a rig agent
+//! - `cargo xtask dashboard [--check|--force]`: make sure the committed build of the browser app
+//!   (`dashboard/dist`, compiled into `memori`) was made from the current sources; rebuild it
+//!   with Trunk when they changed (installing the pinned tools first), or with `--check` fail
+//!   and say what to run (CI). See `app_build`.
+//! - `cargo xtask demo`: setup (and the app, only if its sources changed), import sample conversations and run a rig agent
 //!   over an embedded SQLite database (the offline quickstart), then serve the dashboard on it
 //!   with a fresh one-time admin password.
 //! - `cargo xtask test`: setup and dashboard, make sure PostgreSQL and MariaDB are up (starting
@@ -25,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+mod app_build;
+
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const MYSQL_URL: &str = "mysql://memori:memori@127.0.0.1:3306";
 
@@ -32,11 +36,19 @@ fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
         "setup" => setup(),
-        "dashboard" => dashboard().map(|_| ()),
+        "dashboard" => {
+            let flag = std::env::args().nth(2);
+            match flag.as_deref() {
+                None => dashboard(AppBuild::IfStale),
+                Some("--check") => dashboard(AppBuild::Check),
+                Some("--force") => dashboard(AppBuild::Always),
+                Some(other) => bail!("cargo xtask dashboard [--check|--force]: unknown flag {other:?}"),
+            }
+        }
         "demo" => demo(),
         "test" => {
             setup()?;
-            let assets = dashboard()?;
+            dashboard(AppBuild::IfStale)?;
             browser()?;
             let (pg, my) = databases()?;
             // Failpoints (the crash test's) exist only in this test build, never in a release.
@@ -46,7 +58,6 @@ fn main() -> anyhow::Result<()> {
                 .env("MEMORI_TEST_MYSQL_URL", my)
                 .env("MEMORI_TEST_REQUIRE_ALL_BACKENDS", "1")
                 .env("MEMORI_TEST_REQUIRE_MODEL", "1")
-                .env("MEMORI_TEST_DASHBOARD_ASSETS", &assets)
                 .env("MEMORI_TEST_REQUIRE_BROWSER", "1");
             run(&mut cmd)?;
             // Doc tests (the crate docs and README snippets) are not part of --all-targets.
@@ -313,17 +324,43 @@ fn dashboard_tools() -> anyhow::Result<std::ffi::OsString> {
     Ok(std::env::join_paths(paths)?)
 }
 
-/// Build the browser app with Trunk; returns the directory holding `index.html`.
-fn dashboard() -> anyhow::Result<PathBuf> {
+/// When `cargo xtask dashboard` rebuilds the app.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AppBuild {
+    /// Only when its sources changed since the committed build.
+    IfStale,
+    /// Never: fail when the committed build is stale (CI).
+    Check,
+    /// Always.
+    Always,
+}
+
+/// Make sure `dashboard/dist` holds a build of the current app sources (see `app_build`).
+fn dashboard(mode: AppBuild) -> anyhow::Result<()> {
+    let root = root();
+    let hash = app_build::sources_hash(&root, &mut cargo_cmd(&[]))?;
+    if mode != AppBuild::Always && app_build::is_current(&root, &hash) {
+        eprintln!("xtask: dashboard/dist is current ({hash}); the app is not rebuilt");
+        return Ok(());
+    }
+    if mode == AppBuild::Check {
+        bail!(
+            "dashboard/dist was built from other sources than these (recorded {}, now {hash}).\n\
+             Run `cargo xtask dashboard` and commit dashboard/dist.",
+            app_build::recorded(&root).unwrap_or_else(|| "nothing".into())
+        );
+    }
     let path = dashboard_tools()?;
-    let dist = memori_home().join("dashboard-dist");
+    let dist = app_build::dist(&root);
     run(Command::new(memori_home().join("tools/bin/trunk"))
         .args(["build", "--release", "--dist"])
         .arg(&dist)
-        .current_dir(root())
+        .current_dir(&root)
         .env("PATH", path))
     .context("trunk could not build the dashboard app")?;
-    Ok(dist)
+    app_build::record(&root, &hash)?;
+    eprintln!("xtask: built the app into dashboard/dist ({hash}); commit it with the sources");
+    Ok(())
 }
 
 /// Headless Chromium and ChromeDriver for the browser tests (Debian's packages).
@@ -341,7 +378,7 @@ fn browser() -> anyhow::Result<()> {
 /// augmented memories, with a fresh admin password printed once.
 fn demo() -> anyhow::Result<()> {
     setup()?;
-    let assets = dashboard()?;
+    dashboard(AppBuild::IfStale)?;
     let db = root().join("target/memori-demo.db");
     let db_arg = db.to_string_lossy().into_owned();
     // Imports the sample conversations (offline extractor, local MiniLM embeddings) and runs a
@@ -359,7 +396,7 @@ fn demo() -> anyhow::Result<()> {
     println!(
         "\n  memori dashboard: http://{bind}\n  sign in as admin with the one-time password {password}\n  (a new one is set each time `cargo xtask demo` runs; Ctrl-C stops)\n"
     );
-    run(&mut memori(&["serve", "--bind", &bind, "--assets", &assets.to_string_lossy()]))
+    run(&mut memori(&["serve", "--bind", &bind]))
 }
 
 /// 20 random characters from the kernel's generator.

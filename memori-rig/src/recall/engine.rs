@@ -62,7 +62,9 @@ impl Memori {
     ///
     /// Reads one row to learn the entity's memory revision; when it matches the cached index,
     /// nothing else is read from the database. Searching runs on a blocking thread.
+    #[tracing::instrument(name = "memori.recall", skip_all, fields(limit = req.limit, results = tracing::field::Empty))]
     pub async fn recall_with(&self, entity: &EntityId, req: RecallRequest) -> Result<Recollection> {
+        let started = std::time::Instant::now();
         let config = match &req.config {
             Some(c) => {
                 c.validate().map_err(Error::invalid_input)?;
@@ -94,7 +96,7 @@ impl Memori {
         let Some(index) = index else { return Ok(Recollection { memories: Vec::new(), config }) };
         let now = req.as_of.unwrap_or_else(Utc::now);
         let cfg = Arc::clone(&config);
-        let memories = tokio::task::spawn_blocking(move || {
+        let memories: Vec<Recalled> = tokio::task::spawn_blocking(move || {
             let terms = lexical::terms(&req.query);
             let time = time::parse(&req.query, now);
             let filter = req.filter();
@@ -116,6 +118,8 @@ impl Memori {
         })
         .await
         .map_err(|e| panicked("recall search", &e))?;
+        self.inner.metrics.recall_latency.observe(started.elapsed());
+        tracing::Span::current().record("results", memories.len());
         Ok(Recollection { memories, config })
     }
 
@@ -145,6 +149,7 @@ impl Memori {
             }
             Err(_) => {
                 Metrics::inc(&self.inner.metrics.recall_failures);
+                Metrics::inc(&self.inner.metrics.recall_timeouts);
                 tracing::warn!(
                     timeout_ms = timeout.as_millis() as u64,
                     "memori recall timed out; the call goes on without memories"

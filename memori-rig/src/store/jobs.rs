@@ -161,6 +161,21 @@ pub(crate) async fn outstanding(db: &Db) -> Result<u64> {
         .map_err(db_err("cannot count jobs"))
 }
 
+/// Jobs waiting or running, and when the oldest waiting one was enqueued (ms), for the
+/// queue-depth and augmentation-lag gauges.
+pub(crate) async fn queue_state(db: &Db) -> Result<(u64, Option<i64>)> {
+    let depth = outstanding(db).await?;
+    let oldest: Option<Option<i64>> = jobs::Entity::find()
+        .select_only()
+        .column_as(Expr::col(jobs::Column::CreatedAt).min(), "oldest")
+        .filter(jobs::Column::Status.eq(Pending.as_str()))
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(db_err("cannot read the job queue"))?;
+    Ok((depth, oldest.flatten()))
+}
+
 /// How many jobs are dead letters.
 pub(crate) async fn dead(db: &Db) -> Result<u64> {
     jobs::Entity::find()
