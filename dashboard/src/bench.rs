@@ -16,6 +16,8 @@ use async_trait::async_trait;
 use memori_rig::embed::{Embedder, FastEmbedder, HashEmbedder};
 use memori_rig::{EntityId, Memori, Message, RecallRequest, Scope};
 
+use crate::progress::Progress;
+
 /// Documents hashed, queries through the real model; one model id for both.
 struct BenchEmbedder {
     real: FastEmbedder,
@@ -115,8 +117,11 @@ async fn reopen(dir: &std::path::Path, name: &str, embedder: Arc<dyn Embedder>) 
 }
 
 /// Capture `messages` messages for an entity, 50 per session, then wait for augmentation.
-async fn seed(memori: &Memori, words: &mut Words, entity: &str, messages: usize) -> anyhow::Result<()> {
+/// `show` gives the sessions a progress bar.
+async fn seed(memori: &Memori, words: &mut Words, entity: &str, messages: usize, show: bool) -> anyhow::Result<()> {
     let base = chrono::Utc::now() - chrono::Duration::days(400);
+    let mut progress =
+        show.then(|| Progress::new(&format!("sessions of {entity} stored"), messages.div_ceil(50) as u64));
     for (s, start) in (0..messages).step_by(50).enumerate() {
         let scope = Scope::new(entity, "bench", format!("s{s}"))?;
         let batch: Vec<(Message, String)> = (start..(start + 50).min(messages))
@@ -128,6 +133,12 @@ async fn seed(memori: &Memori, words: &mut Words, entity: &str, messages: usize)
             })
             .collect();
         memori.capture_with_keys(&scope, batch, None).await?;
+        if let Some(p) = &mut progress {
+            p.step("");
+        }
+    }
+    if let Some(p) = progress {
+        p.finish();
     }
     memori.flush_timeout(Duration::from_secs(3 * 3600)).await?;
     Ok(())
@@ -193,7 +204,7 @@ pub(crate) async fn run_live(sizes: &[usize], queries: usize) -> anyhow::Result<
     );
     for &n in sizes {
         let memori = open(&dir, &format!("live-{n}"), Arc::clone(&embedder)).await?;
-        seed(&memori, &mut words, "user-0", n).await?;
+        seed(&memori, &mut words, "user-0", n, true).await?;
         memori.shutdown().await;
         drop(memori);
         // A fresh process's view: nothing cached, so the first recall builds the index.
@@ -246,7 +257,7 @@ pub(crate) async fn run(sizes: &[usize], entities: usize, per_entity: usize, que
     for &n in sizes {
         let memori = open(&dir, &format!("one-{n}"), Arc::clone(&embedder)).await?;
         let t = Instant::now();
-        seed(&memori, &mut words, "user-0", n).await?;
+        seed(&memori, &mut words, "user-0", n, true).await?;
         let seeded = t.elapsed();
         let entity = EntityId::new("user-0")?;
         let stats = memori.stats(&entity).await?;
@@ -270,9 +281,12 @@ pub(crate) async fn run(sizes: &[usize], entities: usize, per_entity: usize, que
         let memori = open(&dir, "many", Arc::clone(&embedder)).await?;
         let names: Vec<String> = (0..entities).map(|i| format!("user-{i}")).collect();
         let t = Instant::now();
+        let mut progress = Progress::new("entities seeded", names.len() as u64);
         for name in &names {
-            seed(&memori, &mut words, name, per_entity).await?;
+            seed(&memori, &mut words, name, per_entity, false).await?;
+            progress.step("");
         }
+        progress.finish();
         let seeded = t.elapsed();
         let cold = recall_latencies(&memori, &mut words, &names, entities).await?;
         let warm = recall_latencies(&memori, &mut words, &names, queries.max(entities)).await?;

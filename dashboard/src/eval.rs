@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use memori_rig::{EntityId, Memori, RecallRequest, Recalled};
+
+use crate::progress::Progress;
 use serde_json::json;
 
 /// What to evaluate.
@@ -134,9 +136,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
 
-    let started = Instant::now();
     let (mut outcomes, mut turns_total, mut augment_time) = (Vec::new(), 0usize, Duration::ZERO);
     let mut extraction = Extraction::default();
+    let mut progress = Progress::new("conversations", conversations.len() as u64);
     for (i, conv) in conversations.iter().enumerate() {
         let db = dir.join(format!("{i:04}.db"));
         let memori = Memori::builder()
@@ -182,15 +184,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
             }
         }
-        eprint!(
-            "\r[{}/{}] {} questions, {:.0} s",
-            i + 1,
-            conversations.len(),
-            outcomes.len(),
-            started.elapsed().as_secs_f64()
-        );
+        progress.step(&format!("{} questions", outcomes.len()));
     }
-    eprintln!();
+    progress.finish();
     if temporary {
         let _ = std::fs::remove_dir(&dir);
     }

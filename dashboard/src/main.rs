@@ -3,6 +3,8 @@
 
 mod bench;
 mod eval;
+mod operate;
+mod progress;
 mod serve;
 mod setup;
 
@@ -121,7 +123,8 @@ enum Command {
         /// Address to listen on. Loopback by default; put a TLS proxy in front for anything else.
         #[arg(long, env = "MEMORI_BIND")]
         bind: Option<std::net::SocketAddr>,
-        /// The built browser app (Trunk's dist directory; default: $MEMORI_HOME/dashboard-dist).
+        /// Serve the browser app from this directory (Trunk's output) instead of the copy built
+        /// into this binary; for working on the app.
         #[arg(long, env = "MEMORI_ASSETS")]
         assets: Option<PathBuf>,
         /// Augmentation workers in this process (0 when `memori worker` processes do it).
@@ -144,6 +147,43 @@ enum Command {
     User {
         #[command(subcommand)]
         action: UserAction,
+    },
+    /// List entities (end users) with their counts.
+    Entities {
+        /// Only entities whose id contains this text.
+        #[arg(long)]
+        search: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export everything stored about an entity as JSON (a data-access request). Audited.
+    Export {
+        /// Entity id.
+        #[arg(long)]
+        entity: String,
+        /// Write to this new file (owner-only permissions) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Erase an entity and everything stored about it. Asks to type the id again unless
+    /// `--yes`; prints the receipt. Audited with the operating-system user as actor.
+    Erase {
+        /// Entity id.
+        #[arg(long)]
+        entity: String,
+        /// Your reference for the request (a ticket number), kept in the audit record.
+        #[arg(long)]
+        reference: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Totals and the augmentation queue.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Recall an entity's memories for a query.
     Recall {
@@ -246,6 +286,18 @@ async fn open(url: &str, workers: usize) -> anyhow::Result<Memori> {
         .with_context(|| format!("cannot open memory at {}", memori_rig::redact_url(url)))
 }
 
+/// Open the memory without workers, run `f`, and shut down whether `f` succeeded or not.
+async fn with_memory<F, Fut>(url: &str, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Memori) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let memori = open(url, 0).await?;
+    let result = f(memori.clone()).await;
+    memori.shutdown().await;
+    result
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Setup { dir } => setup::run(&dir.unwrap_or_else(memori_rig::embed::assets::cache_dir)),
@@ -281,6 +333,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Eval { input, k, limit, json, work_dir, config } => {
             eval::run(eval::Args { input, ks: k, limit, json, work_dir, config }).await
+        }
+        Command::Entities { search, json } => {
+            with_memory(&cli.database_url, |m| async move { operate::entities(&m, search.as_deref(), json).await })
+                .await
+        }
+        Command::Export { entity, out } => {
+            with_memory(&cli.database_url, |m| async move { operate::export(&m, &entity, out.as_deref()).await }).await
+        }
+        Command::Erase { entity, reference, yes } => {
+            with_memory(&cli.database_url, |m| async move {
+                operate::erase(&m, &entity, reference.as_deref(), yes, &mut std::io::stdin().lock()).await
+            })
+            .await
+        }
+        Command::Stats { json } => {
+            with_memory(&cli.database_url, |m| async move { operate::stats(&m, json).await }).await
         }
         Command::Recall { entity, json, k, as_of, explain, query } => {
             let entity = EntityId::new(entity)?;
@@ -358,19 +426,21 @@ async fn import(
     let started = Instant::now();
     let mut stored = 0;
     let mut duplicates = 0;
-    for (i, conv) in conversations.iter().enumerate() {
+    let mut progress = progress::Progress::new("conversations stored", conversations.len() as u64);
+    for conv in &conversations {
         let r = memori_rig::import::import_conversation(&memori, conv, process).await?;
         stored += r.stored;
         duplicates += r.duplicates;
-        eprint!("\rstored {}/{} conversations", i + 1, conversations.len());
+        progress.step(&format!("{stored} messages"));
     }
+    progress.finish();
     let stored_in = started.elapsed();
     eprintln!(
-        "\rstored {stored} messages ({duplicates} already present) of {} conversations in {:.1} s; augmenting...",
+        "stored {stored} messages ({duplicates} already present) of {} conversations in {:.1} s; augmenting...",
         conversations.len(),
         stored_in.as_secs_f64()
     );
-    memori.flush_timeout(std::time::Duration::from_secs(3600)).await?;
+    augment_with_progress(&memori).await?;
     let total = started.elapsed();
     let augment = total - stored_in;
     println!(
@@ -393,6 +463,28 @@ async fn import(
     }
     memori.shutdown().await;
     Ok(())
+}
+
+/// Wait for augmentation to finish (an hour at most), showing the queue draining.
+async fn augment_with_progress(memori: &Memori) -> anyhow::Result<()> {
+    let waiting = |o: &memori_rig::admin::Overview| o.jobs.pending + o.jobs.running;
+    let total = waiting(&memori.overview().await?);
+    let mut progress = progress::Progress::new("augmentation jobs", total);
+    let flush = memori.flush_timeout(std::time::Duration::from_secs(3600));
+    tokio::pin!(flush);
+    loop {
+        tokio::select! {
+            done = &mut flush => {
+                progress.finish();
+                return Ok(done?);
+            }
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                if let Ok(o) = memori.overview().await {
+                    progress.set(total.saturating_sub(waiting(&o)), "");
+                }
+            }
+        }
+    }
 }
 
 async fn jobs(url: &str, action: JobsAction) -> anyhow::Result<()> {
