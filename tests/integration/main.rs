@@ -2,12 +2,14 @@
 
 mod agent;
 mod augment;
+mod chat_service;
 mod dashboard_api;
 mod dashboard_e2e;
 mod embedding_model;
 mod isolation;
 mod jobs;
 mod live_index;
+mod observability;
 mod operators;
 mod outage;
 mod provider;
