@@ -16,7 +16,8 @@ pub(crate) fn actor() -> String {
     format!("os:{}", name.as_deref().unwrap_or("unknown"))
 }
 
-/// `memori entities`: every entity (or those whose id contains `search`), oldest first.
+/// `memori entities`: every entity (or those whose id contains `search`), most recently seen
+/// first.
 pub(crate) async fn entities(memori: &Memori, search: Option<&str>, json: bool) -> anyhow::Result<()> {
     const PAGE: u64 = 500;
     let mut all = Vec::new();

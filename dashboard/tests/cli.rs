@@ -114,3 +114,95 @@ fn user_add_takes_the_password_from_the_environment_and_checks_it() {
     assert!(listed.contains("ann") && listed.contains("viewer") && !listed.contains("bo "), "{listed}");
     assert!(!listed.contains("argon2"), "hashes are never printed");
 }
+
+/// A scripted data-subject request from a shell: list, export to a file, erase with the typed
+/// confirmation, totals before and after, and the audit log naming the operating-system user.
+#[test]
+fn entities_export_erase_and_stats_serve_a_script() {
+    if !memori_tests::model_available() {
+        return;
+    }
+    let tmp = Tmp::new();
+    let file = tmp.0.join("conv.jsonl");
+    let other = GOOD.replace("\"c1\"", "\"c2\"").replace("peanuts", "walnuts");
+    std::fs::write(&file, format!("{GOOD}\n{other}\n")).unwrap();
+    let out = memori(&tmp, &["import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let as_user = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_memori"))
+            .arg("--database-url")
+            .arg(tmp.url())
+            .args(args)
+            .env("USER", "dpo-jane")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+
+    let out = memori(&tmp, &["entities", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut ids: Vec<&str> = listed.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["c1", "c2"]);
+    assert!(listed.as_array().unwrap().iter().all(|e| e["messages"] == 2), "{listed}");
+    let out = memori(&tmp, &["entities", "--search", "2"]);
+    let table = text(&out.stdout);
+    assert!(table.contains("c2") && !table.contains("c1 "), "{table}");
+    let stats =
+        |tmp: &Tmp| -> serde_json::Value { serde_json::from_slice(&memori(tmp, &["stats", "--json"]).stdout).unwrap() };
+    assert_eq!(stats(&tmp)["entities"], 2);
+    assert_eq!(stats(&tmp)["messages"], 4);
+
+    let export = tmp.0.join("c1.json");
+    let out = as_user(&["export", "--entity", "c1", "--out", export.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert!(exported.contains("allergic to peanuts") && !exported.contains("walnuts"), "c1's data only");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&export).unwrap().permissions().mode() & 0o777, 0o600, "owner-only");
+    }
+    let out = as_user(&["export", "--entity", "c1", "--out", export.to_str().unwrap()], "");
+    assert!(!out.status.success() && text(&out.stderr).contains("exists"), "never overwrites");
+    let out = as_user(&["export", "--entity", "nobody"], "");
+    assert!(!out.status.success() && text(&out.stderr).contains("no such entity"), "{}", text(&out.stderr));
+
+    // A wrong confirmation, or none, erases nothing.
+    let out = as_user(&["erase", "--entity", "c1"], "c2\n");
+    assert!(!out.status.success() && text(&out.stderr).contains("does not match"), "{}", text(&out.stderr));
+    let out = as_user(&["erase", "--entity", "c1"], "");
+    assert!(!out.status.success() && text(&out.stderr).contains("--yes"), "{}", text(&out.stderr));
+    assert_eq!(stats(&tmp)["entities"], 2);
+    let out = as_user(&["erase", "--entity", "c1", "--reference", "DSAR-7"], "c1\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(receipt["removed"]["memori_messages"], 2, "{receipt}");
+    let out = as_user(&["erase", "--entity", "c2", "--yes"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(stats(&tmp)["entities"], 0);
+    assert_eq!(stats(&tmp)["messages"], 0);
+
+    let audit = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let m = memori_rig::Memori::builder()
+            .database_url(tmp.url())
+            .embedder(memori_rig::embed::HashEmbedder::default())
+            .configure(|c| c.workers = 0)
+            .build()
+            .await
+            .unwrap();
+        let audit = m.audit_log(&memori_rig::admin::AuditQuery::default()).await.unwrap();
+        m.shutdown().await;
+        audit
+    });
+    let by_jane: Vec<(&str, &serde_json::Value)> =
+        audit.iter().filter(|a| a.actor == "os:dpo-jane").map(|a| (a.action.as_str(), &a.details)).collect();
+    let actions: Vec<&str> = by_jane.iter().map(|a| a.0).collect();
+    assert_eq!(actions, ["entity.erase", "entity.erase", "entity.export"], "newest first: {audit:?}");
+    assert_eq!(by_jane[1].1["reference"], "DSAR-7");
+}
