@@ -13,7 +13,7 @@
 //!   are local), then every test on all three databases (the crash test's failpoints on), the
 //!   browser tests in headless Chromium, the doc tests, a small load run and the fuzzers.
 //! - `cargo xtask lint`: rustfmt check and clippy with warnings as errors (the browser app is
-//!   checked for wasm32).
+//!   checked for wasm32), and `cargo package` of the publishable library crates.
 //! - `cargo xtask load`: the small load run alone (20 agent tasks x 5 turns through the hook on
 //!   SQLite and PostgreSQL; fails on any lost, doubled or leaked message).
 //! - `cargo xtask fuzz [SECONDS]`: each cargo-fuzz target of `memori-rig/fuzz` (default 300 s).
@@ -74,7 +74,12 @@ fn main() -> anyhow::Result<()> {
             cargo(&["fmt", "--all", "--check"])?;
             cargo(&["clippy", "--workspace", "--all-targets", "--exclude", "memori-app", "--", "-D", "warnings"])?;
             wasm_target()?;
-            cargo(&["clippy", "-p", "memori-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])
+            cargo(&["clippy", "-p", "memori-app", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])?;
+            // The library crates stay publishable: metadata, versions on path dependencies, the
+            // files they include. (`--no-verify`: building the packages alone takes a full build
+            // without the workspace's profiles; run `cargo package` without it before publishing.)
+            let publishable = ["-p", "memori-types", "-p", "memori-migrations", "-p", "memori-rig"];
+            cargo(&[&["package", "--no-verify", "--allow-dirty", "--quiet"][..], &publishable[..]].concat())
         }
         _ => {
             eprintln!("usage: cargo xtask <setup|dashboard|demo|test|lint|load|fuzz [SECONDS]>");
