@@ -254,7 +254,10 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MEMORI_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // The version names the app build compiled in (its sources' hash), for support questions.
+    let version = format!("{} (dashboard app {})", env!("CARGO_PKG_VERSION"), server_app_sources());
+    let version: &'static str = Box::leak(version.into_boxed_str());
+    let matches = <Cli as clap::CommandFactory>::command().version(version).get_matches();
     let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -274,6 +277,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn server_app_sources() -> &'static str {
+    let hash = memori_dashboard::server::EMBEDDED_APP_SOURCES.trim();
+    hash.strip_prefix("sha256:").map_or(hash, |h| &h[..h.len().min(12)])
 }
 
 /// Open the memory; `workers` background workers augment what is captured (0 for read-only use).

@@ -298,19 +298,40 @@ async fn spa_index(State(state): State<AppState>) -> Response {
 }
 
 /// A file of the embedded app, or the app's page for any other path (the app's own routes).
-async fn embedded_file(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+/// Files carry an `ETag` (their SHA-256), so the unhashed ones (`no-cache`) are revalidated
+/// with a 304 instead of downloaded again.
+async fn embedded_file(
+    State(state): State<AppState>,
+    req_headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
     let path = uri.path().trim_start_matches('/');
-    match EmbeddedApp::get(path) {
-        Some(file) if !path.is_empty() => {
-            let mime = file.metadata.mimetype().to_owned();
-            let mut res = file.data.into_owned().into_response();
-            if let Ok(v) = HeaderValue::from_str(&mime) {
-                res.headers_mut().insert(header::CONTENT_TYPE, v);
-            }
-            res
+    let Some(file) = EmbeddedApp::get(path).filter(|_| !path.is_empty()) else {
+        return spa_index(State(state)).await;
+    };
+    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()));
+    let fresh = req_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let body = match file.data {
+            std::borrow::Cow::Borrowed(bytes) => axum::body::Body::from(bytes),
+            std::borrow::Cow::Owned(bytes) => axum::body::Body::from(bytes),
+        };
+        let mut res = body.into_response();
+        if let Ok(v) = HeaderValue::from_str(file.metadata.mimetype()) {
+            res.headers_mut().insert(header::CONTENT_TYPE, v);
         }
-        _ => spa_index(State(state)).await,
+        res
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        res.headers_mut().insert(header::ETAG, v);
     }
+    res
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Static files: names Trunk gives a content hash (`app-0123456789abcdef_bg.wasm`) never

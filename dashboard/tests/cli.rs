@@ -74,6 +74,9 @@ fn import_is_all_or_nothing_and_recall_answers() {
 #[test]
 fn bad_arguments_get_clear_errors() {
     let tmp = Tmp::new();
+    let version = text(&memori(&tmp, &["--version"]).stdout);
+    let app = version.trim().strip_prefix("memori 0.1.0 (dashboard app ").and_then(|v| v.strip_suffix(')'));
+    assert!(app.is_some_and(|h| h.len() == 12 && h.chars().all(|c| c.is_ascii_hexdigit())), "{version}");
     let out = memori(&tmp, &["import", "/nonexistent/file.jsonl"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("cannot open /nonexistent/file.jsonl"), "{}", text(&out.stderr));

@@ -559,6 +559,12 @@ async fn the_app_built_into_the_binary_is_served_without_any_files() -> anyhow::
     assert_eq!(res.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
     let bytes = res.into_body().collect().await?.to_bytes();
     assert!(bytes.starts_with(b"\0asm"), "a wasm module ({} bytes)", bytes.len());
+    let css = html.split('"').find(|s| s.starts_with("/style-") && s.ends_with(".css")).expect("css").to_owned();
+    let first = c.call("GET", &css, None).await?;
+    let etag = first.headers[header::ETAG].to_str()?.to_owned();
+    let req = Request::builder().uri(&css).header(header::IF_NONE_MATCH, &etag).body(Body::empty())?;
+    let again = app.clone().oneshot(req).await?;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "revalidated by its ETag, not sent again");
     let hidden = c.call("GET", "/.sources", None).await?;
     assert!(!hidden.body.to_string().contains("sha256:"), "the source hash is not served");
     assert!(memori_dashboard::server::EMBEDDED_APP_SOURCES.starts_with("sha256:"));
