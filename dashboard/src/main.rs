@@ -475,8 +475,7 @@ async fn import(
 
 /// Wait for augmentation to finish (an hour at most), showing the queue draining.
 async fn augment_with_progress(memori: &Memori) -> anyhow::Result<()> {
-    let waiting = |o: &memori_rig::admin::Overview| o.jobs.pending + o.jobs.running;
-    let total = waiting(&memori.overview().await?);
+    let total = memori.outstanding_jobs().await?;
     let mut progress = progress::Progress::new("augmentation jobs", total);
     let flush = memori.flush_timeout(std::time::Duration::from_secs(3600));
     tokio::pin!(flush);
@@ -487,8 +486,8 @@ async fn augment_with_progress(memori: &Memori) -> anyhow::Result<()> {
                 return Ok(done?);
             }
             () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
-                if let Ok(o) = memori.overview().await {
-                    progress.set(total.saturating_sub(waiting(&o)), "");
+                if let Ok(left) = memori.outstanding_jobs().await {
+                    progress.set(total.saturating_sub(left), "");
                 }
             }
         }

@@ -247,16 +247,17 @@ pub fn router(memori: Memori, options: &ServerOptions) -> Router {
 
     // Probes answer anyone (a load balancer has no login) and say nothing but ready or not;
     // `/metrics` needs an operator or an API key (`Authorization: Bearer`), like the API.
-    let metrics = Router::new().route("/metrics", get(metrics)).layer(middleware::from_fn_with_state(
-        auth::Gate { state: state.clone(), public: Arc::new(Vec::new()) },
-        auth::authenticate,
-    ));
-    let mut app = Router::new()
-        .nest("/api/v1", api)
-        .merge(metrics)
+    // None of them is cached.
+    let monitoring = Router::new()
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(
+            auth::Gate { state: state.clone(), public: Arc::new(Vec::new()) },
+            auth::authenticate,
+        ))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .layer(middleware::from_fn(no_store_outside_app));
+        .layer(middleware::from_fn(no_store));
+    let mut app = Router::new().nest("/api/v1", api).merge(monitoring);
     let files = match &options.assets {
         _ if state.index.is_none() => None,
         AppFiles::Embedded => Some(Router::<AppState>::new().fallback(get(embedded_file))),
@@ -309,7 +310,7 @@ async fn embedded_file(
     let Some(file) = EmbeddedApp::get(path).filter(|_| !path.is_empty()) else {
         return spa_index(State(state)).await;
     };
-    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()));
+    let etag = format!("\"{}\"", auth::hex(&file.metadata.sha256_hash()));
     let fresh = req_headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == etag);
     let mut res = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
@@ -328,10 +329,6 @@ async fn embedded_file(
         res.headers_mut().insert(header::ETAG, v);
     }
     res
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Static files: names Trunk gives a content hash (`app-0123456789abcdef_bg.wasm`) never
@@ -403,17 +400,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
 }
 
-/// Probes and metrics are not cached either.
-async fn no_store_outside_app(req: Request, next: Next) -> Response {
-    let probe = matches!(req.uri().path(), "/metrics" | "/healthz" | "/readyz");
-    let mut res = next.run(req).await;
-    if probe {
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    res
-}
-
-/// API answers are never cached: they hold personal data.
+/// API answers are never cached: they hold personal data (and probes and metrics are live).
 async fn no_store(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

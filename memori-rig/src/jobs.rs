@@ -46,6 +46,11 @@ impl Memori {
         }
     }
 
+    /// How many jobs are waiting or running (what `flush` waits for), across every process.
+    pub async fn outstanding_jobs(&self) -> Result<u64> {
+        store::jobs::outstanding(&self.inner.db).await
+    }
+
     /// How many jobs are dead letters (failed on every attempt).
     pub async fn dead_jobs(&self) -> Result<u64> {
         store::jobs::dead(&self.inner.db).await

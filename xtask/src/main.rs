@@ -384,7 +384,7 @@ fn browser() -> anyhow::Result<()> {
 fn demo() -> anyhow::Result<()> {
     dashboard(AppBuild::IfStale)?;
     // One build for both programs. Built by two `cargo run`s, each gets its own feature
-    // unification and much of the tree compiles twice (measured: 21 min instead of 15 on a
+    // unification and much of the tree compiles twice (measured: 21 min instead of 12 on a
     // fresh 2-core machine).
     cargo(&["build", "-p", "memori-dashboard", "-p", "memori-examples", "--bin", "memori", "--example", "quickstart"])?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
