@@ -97,6 +97,11 @@ enum Command {
         /// their defaults) instead of the defaults, to compare configurations.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Recall strictly as of each question's date, even where the file dates evidence
+        /// after its question (LongMemEval does for 36 temporal questions; by default such a
+        /// question is asked as of its conversation's last turn, as the flat baselines see it).
+        #[arg(long)]
+        strict_as_of: bool,
     },
     /// Recall latency at scale (one entity with 1k/10k/100k messages; many entities in one
     /// store) and capture overhead, on fresh temporary SQLite databases.
@@ -339,8 +344,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bench::run(&sizes, entities, per_entity, queries.max(1)).await
             }
         }
-        Command::Eval { input, k, limit, json, work_dir, config } => {
-            eval::run(eval::Args { input, ks: k, limit, json, work_dir, config }).await
+        Command::Eval { input, k, limit, json, work_dir, config, strict_as_of } => {
+            eval::run(eval::Args { input, ks: k, limit, json, work_dir, config, strict_as_of }).await
         }
         Command::Entities { search, json } => {
             with_memory(&cli.database_url, |m| async move { operate::entities(&m, search.as_deref(), json).await })
