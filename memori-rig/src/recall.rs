@@ -10,6 +10,7 @@
 
 pub mod block;
 pub(crate) mod cache;
+pub(crate) mod context;
 mod engine;
 pub(crate) mod index;
 pub(crate) mod lexical;

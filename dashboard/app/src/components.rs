@@ -203,6 +203,8 @@ pub(crate) fn RecallConfigForm(config: RwSignal<RecallConfig>, invalid: Invalid)
             {num_field("set-vector-weight", "Vector weight", config, invalid, |c| c.vector_weight.to_string(), |c, v| { c.vector_weight = number(v)?; Ok(()) })}
             {num_field("set-lexical-weight", "Lexical (BM25) weight", config, invalid, |c| c.lexical_weight.to_string(), |c, v| { c.lexical_weight = number(v)?; Ok(()) })}
             {num_field("set-graph-weight", "Graph weight", config, invalid, |c| c.graph_weight.to_string(), |c, v| { c.graph_weight = number(v)?; Ok(()) })}
+            {num_field("set-context-weight", "Neighbouring turns' share of a turn's BM25", config, invalid, |c| c.context_weight.to_string(), |c, v| { c.context_weight = number(v)?; Ok(()) })}
+            {num_field("set-speaker-weight", "Lift for the person the query names", config, invalid, |c| c.speaker_weight.to_string(), |c, v| { c.speaker_weight = number(v)?; Ok(()) })}
             <label>"Fusion"
                 <select id="set-fusion" prop:value=move || config.with(|c| match c.fusion { Fusion::Weighted => "weighted", Fusion::Rrf { .. } => "rrf" })
                     on:change=move |ev| { let v = event_target_value(&ev); config.update(|c| c.fusion = if v == "rrf" { Fusion::Rrf { k: 60.0 } } else { Fusion::Weighted }); }>

@@ -12,14 +12,16 @@
 //! (tested against a fresh build and against the brute-force reference [`rank::rank`]).
 //!
 //! A search takes the top [`RecallConfig::depth`] candidates of each source (a scan of the
-//! vectors, BM25 postings of the query's terms, graph proximity), fuses them with
-//! [`rank::score`], and keeps the best.
+//! vectors, BM25 postings of the query's terms with each turn's neighbours taken into account,
+//! graph proximity), fuses them with [`rank::score`], lifts what is by or about a person the
+//! query names ([`super::context`]), and keeps the best.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::context::{self, Speakers};
 use super::lexical::{self, Bm25Index};
 use super::rank::{self, Evidence, Factors, Provenance, QueryContext, Scored};
 use super::time::TimeRange;
@@ -116,6 +118,8 @@ struct Slot {
     sources: Vec<i64>,
     /// Where the episode sits in its session: (session, first source message id).
     episode: Option<(String, i64)>,
+    /// Who said it (an episode) or who it is about, lower case ([`context::who`]).
+    who: Option<String>,
 }
 
 impl Slot {
@@ -125,7 +129,8 @@ impl Slot {
         let episode = (memory.kind == MemoryKind::Episode)
             .then(|| Some((memory.session.clone()?, memory.sources.first()?.message_id)))
             .flatten();
-        Self { memory, terms, sources, episode }
+        let who = context::who(&memory);
+        Self { memory, terms, sources, episode, who }
     }
 
     fn bytes(&self) -> usize {
@@ -151,6 +156,9 @@ fn slots(memories: Vec<Memory>) -> Vec<Slot> {
     })
 }
 
+/// No slot (in `links`).
+const NONE: u32 = u32::MAX;
+
 thread_local! {
     /// BM25 accumulators, one per slot, reused by the searches of this thread.
     static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
@@ -167,6 +175,11 @@ pub(crate) struct EntityIndex {
     vectors: Vectors,
     /// Episodes of each session by their first message id, for neighbours.
     episodes: HashMap<String, BTreeMap<i64, u32>>,
+    /// Per slot: the slots of the episodes before and after it in its session ([`NONE`]
+    /// where there is none), kept in step with `episodes`.
+    links: Vec<[u32; 2]>,
+    /// Who said the episodes.
+    speakers: Speakers,
     /// Memories extracted from each message (not episodes), by message id: what an episode
     /// said that a newer statement replaced.
     derived: HashMap<i64, Vec<u32>>,
@@ -269,6 +282,7 @@ impl EntityIndex {
                 let i = self.slots.len();
                 self.slots.push(None);
                 self.current.push(false);
+                self.links.push([NONE; 2]);
                 self.by_memory_id.insert(new.memory.id, i as u32);
                 i
             }
@@ -276,7 +290,20 @@ impl EntityIndex {
         self.lexical.insert(i, &new.terms);
         self.vectors.set(i, vector);
         if let Some((session, first)) = &new.episode {
-            self.episodes.entry(session.clone()).or_default().insert(*first, i as u32);
+            let order = self.episodes.entry(session.clone()).or_default();
+            order.insert(*first, i as u32);
+            let before = order.range(..*first).next_back().map_or(NONE, |(_, &j)| j);
+            let after = order.range(first + 1..).next().map_or(NONE, |(_, &j)| j);
+            self.links[i] = [before, after];
+            if before != NONE {
+                self.links[before as usize][1] = i as u32;
+            }
+            if after != NONE {
+                self.links[after as usize][0] = i as u32;
+            }
+            if let Some(who) = &new.who {
+                self.speakers.add(who);
+            }
         }
         if new.memory.kind != MemoryKind::Episode {
             for &m in &new.sources {
@@ -305,6 +332,16 @@ impl EntityIndex {
             order.remove(first);
             if order.is_empty() {
                 self.episodes.remove(session);
+            }
+            let [before, after] = std::mem::replace(&mut self.links[i], [NONE; 2]);
+            if before != NONE {
+                self.links[before as usize][1] = after;
+            }
+            if after != NONE {
+                self.links[after as usize][0] = before;
+            }
+            if let Some(who) = &old.who {
+                self.speakers.remove(who);
             }
         }
     }
@@ -351,8 +388,20 @@ impl EntityIndex {
             Some(qv) => self.vectors.top(qv, keep, id, depth),
             None => Vec::new(),
         };
-        let lexical = SCRATCH.with(|scratch| self.lexical.search(q.terms, keep, &mut scratch.borrow_mut()));
+        let people = if cfg.speaker_weight > 0.0 { self.speakers.named_in(q.text) } else { Vec::new() };
+        let terms = context::without_names(q.terms, &people);
+        let lexical = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let hits = self.lexical.search(&terms, keep, &mut scratch);
+            let raw = |j: usize| scratch.get(j).copied().unwrap_or(0.0);
+            let receivers = |j: usize, out: &mut Vec<usize>| self.receivers(j, out);
+            context::spread(&hits, raw, |j| self.around(j), receivers, keep, cfg.context_weight)
+        });
         let lexical = best(lexical, depth, id);
+        let factors = |i: usize| Factors {
+            named: !people.is_empty() && self.slot(i).who.as_ref().is_some_and(|w| people.contains(w)),
+            ..self.factors(i)
+        };
         let max_lexical = lexical.first().map_or(0.0, |&(_, s)| s);
         let ctx = QueryContext { now: q.now, time: q.time, max_lexical };
 
@@ -366,7 +415,7 @@ impl EntityIndex {
         if cfg.graph_weight > 0.0 && self.graph.edge_count() > 0 {
             // Seeds: nodes the query names, then nodes of the best few text candidates.
             let mut first: Vec<(usize, f64)> =
-                evidence.iter().map(|(&i, e)| (i, rank::score(e, &self.factors(i), &ctx, cfg).0)).collect();
+                evidence.iter().map(|(&i, e)| (i, rank::score(e, &factors(i), &ctx, cfg).0)).collect();
             first.sort_by(|a, b| b.1.total_cmp(&a.1).then(id(a.0).cmp(&id(b.0))));
             let seeds: Vec<i64> = first.iter().take(3).map(|&(i, _)| id(i)).collect();
             let graph = self.graph_evidence(q.text, &seeds);
@@ -380,7 +429,7 @@ impl EntityIndex {
         let scored = evidence
             .into_iter()
             .map(|(i, e)| {
-                let (mut score, mut explanation) = rank::score(&e, &self.factors(i), &ctx, cfg);
+                let (mut score, mut explanation) = rank::score(&e, &factors(i), &ctx, cfg);
                 if !filter.history && self.replaced(i, q.now) {
                     score *= rank::SUPERSEDED;
                     explanation = explanation
@@ -456,12 +505,51 @@ impl EntityIndex {
             })
     }
 
+    /// The slots of the episodes just before and after slot `i` in its session.
+    fn adjacent(&self, i: usize) -> [Option<usize>; 2] {
+        self.links[i].map(|j| (j != NONE).then_some(j as usize))
+    }
+
+    /// The episode the memory in slot `i` was said in: itself for an episode, the episode of
+    /// its first source message for a memory extracted from one.
+    fn origin(&self, i: usize) -> Option<usize> {
+        let slot = self.slot(i);
+        if slot.episode.is_some() {
+            return Some(i);
+        }
+        let first = slot.sources.first()?;
+        self.episodes.get(slot.memory.session.as_deref()?)?.get(first).map(|&j| j as usize)
+    }
+
+    /// The turns around the one the memory in slot `i` was said in (its context).
+    fn around(&self, i: usize) -> [Option<usize>; 2] {
+        self.origin(i).map_or([None, None], |o| self.adjacent(o))
+    }
+
+    /// The slots whose context holds episode `j`: the episodes next to it and the memories
+    /// extracted from them (a memory holds no one's context).
+    fn receivers(&self, j: usize, out: &mut Vec<usize>) {
+        if self.slot(j).episode.is_none() {
+            return;
+        }
+        for n in self.adjacent(j).into_iter().flatten() {
+            out.push(n);
+            let Some((_, first)) = &self.slot(n).episode else { continue };
+            for &m in self.derived.get(first).into_iter().flatten() {
+                if self.origin(m as usize) == Some(n) {
+                    out.push(m as usize);
+                }
+            }
+        }
+    }
+
     /// The slot of a memory id.
     pub(crate) fn position(&self, memory_id: i64) -> Option<usize> {
         self.by_memory_id.get(&memory_id).map(|&i| i as usize)
     }
 
-    /// What adjusts the score of the memory in slot `i`.
+    /// What adjusts the score of the memory in slot `i`, apart from whether the query names
+    /// who it is by or about (`named`, set by the search).
     pub(crate) fn factors(&self, i: usize) -> Factors {
         let m = &self.slot(i).memory;
         Factors {
@@ -470,20 +558,18 @@ impl EntityIndex {
             last_seen_at: m.last_seen_at,
             said_at: m.valid_from,
             referred_at: m.referred_at,
+            named: false,
         }
     }
 
     /// The messages said just before and after the episode in slot `i` in its session (that
     /// `filter` keeps); empty for other kinds.
     pub(crate) fn neighbours(&self, i: usize, filter: &Filter<'_>) -> Vec<Neighbour> {
-        let Some((session, first)) = &self.slot(i).episode else { return Vec::new() };
-        let Some(order) = self.episodes.get(session) else { return Vec::new() };
-        let before = order.range(..*first).next_back().map(|(_, &j)| j);
-        let after = order.range(first + 1..).next().map(|(_, &j)| j);
+        let [before, after] = self.adjacent(i);
         [(before, true), (after, false)]
             .into_iter()
             .filter_map(|(j, is_before)| {
-                let m = &self.slot(j? as usize).memory;
+                let m = &self.slot(j?).memory;
                 filter.keeps(m).then(|| Neighbour { before: is_before, text: m.text.clone(), said_at: m.valid_from })
             })
             .collect()
@@ -491,305 +577,4 @@ impl EntityIndex {
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::{Duration, TimeZone};
-
-    use super::*;
-    use crate::graph::{Edge, Node};
-    use crate::model::SourceRef;
-    use crate::recall::rank::RankDoc;
-
-    fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2023, 5, 1, 12, 0, 0).unwrap()
-    }
-
-    fn memory(id: i64, text: &str, day: i64) -> Memory {
-        let t = t0() + Duration::days(day);
-        Memory {
-            session: Some(format!("s{}", id / 10)),
-            process: Some("bot".into()),
-            sources: vec![SourceRef { message_id: id, external_id: None, fingerprint: String::new() }],
-            ..crate::model::test_memory(id, MemoryKind::Episode, text, t)
-        }
-    }
-
-    /// A deterministic corpus: texts from a small vocabulary, unit vectors from an LCG.
-    fn corpus(n: usize, dim: usize) -> (Vec<Memory>, Vec<Option<Vec<f32>>>) {
-        const WORDS: [&str; 24] = [
-            "hiking", "pottery", "jazz", "peanuts", "Boston", "sister", "dog", "painting", "camping", "guitar",
-            "school", "garden", "coffee", "marathon", "novel", "beach", "adoption", "museum", "piano", "soccer",
-            "yoga", "bakery", "concert", "travel",
-        ];
-        let mut seed = 42u64;
-        let mut next = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 33) as usize
-        };
-        let mut memories = Vec::new();
-        let mut vectors = Vec::new();
-        for i in 0..n {
-            let text: Vec<&str> = (0..3 + next() % 6).map(|_| WORDS[next() % WORDS.len()]).collect();
-            memories.push(memory(i as i64 + 1, &text.join(" "), (next() % 300) as i64));
-            if i % 7 == 3 {
-                vectors.push(None); // some memories have no embedding yet
-            } else {
-                let v: Vec<f32> = (0..dim).map(|_| (next() % 2001) as f32 / 1000.0 - 1.0).collect();
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-                vectors.push(Some(v.into_iter().map(|x| x / norm).collect()));
-            }
-        }
-        (memories, vectors)
-    }
-
-    /// The oracle: the index's top lists and sparse BM25 give exactly what the reference
-    /// computes by scoring every candidate.
-    #[test]
-    fn search_agrees_with_the_brute_force_reference() {
-        let (memories, vectors) = corpus(400, 16);
-        let index = EntityIndex::new(memories.clone(), vectors.clone(), KnowledgeGraph::default());
-        let terms: Vec<Vec<String>> = memories.iter().map(|m| lexical::terms(&m.text)).collect();
-        let sources: Vec<Vec<i64>> = memories.iter().map(|m| vec![m.sources[0].message_id]).collect();
-        let docs: Vec<RankDoc<'_>> = (0..memories.len())
-            .map(|i| RankDoc {
-                terms: &terms[i],
-                vector: vectors[i].as_deref(),
-                factors: index.factors(i),
-                graph: None,
-                sources: &sources[i],
-                episode: true,
-            })
-            .collect();
-        let now = t0() + Duration::days(400);
-        let configs = [
-            RecallConfig::default(),
-            RecallConfig { depth: 20, ..RecallConfig::default() },
-            RecallConfig {
-                fusion: crate::config::Fusion::Weighted,
-                half_life_days: Some(60.0),
-                importance_weight: 0.5,
-                ..RecallConfig::default()
-            },
-        ];
-        let queries = ["hiking with my sister", "jazz concert in Boston", "peanuts", "yoga piano soccer", "nothing"];
-        for cfg in &configs {
-            for (qi, text) in queries.iter().enumerate() {
-                let qv = vectors[qi * 3 + 1].clone();
-                let q_terms = lexical::terms(text);
-                let q = Query { text, terms: &q_terms, vector: qv.as_deref(), now, time: None };
-                let fast = index.search(&q, &Filter::default(), cfg, 10);
-                let slow = rank::rank(&q_terms, qv.as_deref(), &docs, cfg, now, None, 10);
-                assert_eq!(fast.len(), slow.len(), "{text}");
-                for (f, s) in fast.iter().zip(&slow) {
-                    assert_eq!(f.index, s.index, "{text} with {cfg:?}");
-                    assert!((f.score - s.score).abs() < 1e-12, "{text}: {} vs {}", f.score, s.score);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn filters_hold_for_every_result() {
-        let (mut memories, vectors) = corpus(300, 8);
-        for m in memories.iter_mut().step_by(5) {
-            m.invalidated_at = Some(m.valid_from + Duration::days(10));
-        }
-        let index = EntityIndex::new(memories, vectors, KnowledgeGraph::default());
-        let cutoff = t0() + Duration::days(150);
-        let q_terms = lexical::terms("hiking pottery jazz peanuts Boston sister dog");
-        let q = Query { text: "", terms: &q_terms, vector: None, now: t0() + Duration::days(400), time: None };
-        let filters = [
-            Filter::default(),
-            Filter { as_of: Some(cutoff), ..Filter::default() },
-            Filter { history: true, ..Filter::default() },
-            Filter { session: Some("s3"), ..Filter::default() },
-            Filter { since: Some(cutoff), until: Some(cutoff + Duration::days(30)), ..Filter::default() },
-            Filter { process: Some("other"), ..Filter::default() },
-        ];
-        let mut saw_invalidated = false;
-        for f in &filters {
-            let out = index.search(&q, f, &RecallConfig::default(), 50);
-            for s in &out {
-                assert!(f.keeps(index.memory(s.index)), "{f:?} let through {:?}", index.memory(s.index));
-            }
-            saw_invalidated |= out.iter().any(|s| index.memory(s.index).invalidated_at.is_some());
-            if f.process.is_some() {
-                assert!(out.is_empty());
-            }
-        }
-        assert!(saw_invalidated, "history and as-of searches do return invalidated memories");
-        let live = index.search(&q, &Filter::default(), &RecallConfig::default(), 300);
-        assert!(live.iter().all(|s| index.memory(s.index).invalidated_at.is_none()));
-    }
-
-    #[test]
-    fn the_graph_brings_in_memories_the_text_does_not_match() {
-        let memories = vec![
-            memory(1, "Caroline: I moved there three years ago", 0),
-            memory(2, "Caroline: I love pottery", 1),
-            memory(3, "Melanie: my kids like the beach", 2),
-        ];
-        let node = |id: i64, name: &str| Node { id, name: name.into(), node_type: "thing".into() };
-        let edge = |id: i64, source: i64, target: i64, memory: i64| Edge {
-            id,
-            source,
-            target,
-            predicate: "rel".into(),
-            memory_id: Some(memory),
-            valid_from: t0(),
-            invalidated_at: None,
-        };
-        let graph = KnowledgeGraph::new(
-            vec![node(10, "Caroline"), node(11, "Boston"), node(12, "pottery")],
-            vec![edge(1, 10, 11, 1), edge(2, 10, 12, 2)],
-        );
-        let index = EntityIndex::new(memories, vec![None; 3], graph);
-        let q_terms = lexical::terms("what about Boston?");
-        let q = Query { text: "what about Boston?", terms: &q_terms, vector: None, now: t0(), time: None };
-        let out = index.search(&q, &Filter::default(), &RecallConfig::default(), 10);
-        assert_eq!(out.first().map(|s| index.memory(s.index).id), Some(1), "{out:#?}");
-        let graph = out[0].explanation.detail("fused").and_then(|f| f.detail("graph"));
-        assert!(graph.is_some_and(|g| g.value > 0.0));
-        assert!(out.iter().all(|s| index.memory(s.index).id != 3), "no path to Melanie's beach");
-        let off = RecallConfig { graph_weight: 0.0, ..RecallConfig::default() };
-        assert!(index.search(&q, &Filter::default(), &off, 10).is_empty());
-    }
-
-    #[test]
-    fn neighbours_are_the_adjacent_episodes_of_the_same_session() {
-        let memories = vec![
-            memory(11, "A: one", 0),
-            memory(12, "B: two", 0),
-            memory(13, "A: three", 0),
-            memory(21, "other session", 0),
-        ];
-        let index = EntityIndex::new(memories, vec![None; 4], KnowledgeGraph::default());
-        let n = index.neighbours(1, &Filter::default());
-        assert_eq!(
-            n.iter().map(|n| (n.before, n.text.as_str())).collect::<Vec<_>>(),
-            [(true, "A: one"), (false, "A: three")]
-        );
-        assert_eq!(index.neighbours(3, &Filter::default()), vec![]);
-        assert_eq!(index.neighbours(0, &Filter::default()).len(), 1);
-    }
-
-    /// The incremental oracle: an index that applied random writes (new memories, corrected
-    /// texts, new vectors, invalidations, deletions, graph edges) answers every query exactly
-    /// like an index built fresh from the same final rows.
-    #[test]
-    fn an_index_that_applied_changes_ranks_like_a_fresh_build() {
-        let (pool, vectors) = corpus(600, 16);
-        let mut seed = 7u64;
-        let mut next = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 33) as usize
-        };
-        let node = |id: i64| Node { id, name: format!("thing{id}"), node_type: "thing".into() };
-        let edge = |id: i64, memory: i64| Edge {
-            id,
-            source: 1,
-            target: 2 + id % 5,
-            predicate: "rel".into(),
-            memory_id: Some(memory),
-            valid_from: t0(),
-            invalidated_at: None,
-        };
-        let start = 300;
-        let mut live: std::collections::BTreeMap<i64, (Memory, Option<Vec<f32>>)> =
-            pool[..start].iter().cloned().zip(vectors[..start].iter().cloned()).map(|(m, v)| (m.id, (m, v))).collect();
-        let mut edges: std::collections::BTreeMap<i64, Edge> = std::collections::BTreeMap::new();
-        let nodes: Vec<Node> = (1..8).map(node).collect();
-        let (first, first_v): (Vec<Memory>, Vec<Option<Vec<f32>>>) = live.values().cloned().unzip();
-        let mut index = EntityIndex::new(first, first_v, KnowledgeGraph::new(nodes.clone(), Vec::new()));
-        let mut added = start;
-        for round in 0..40 {
-            let mut delta = IndexDelta::default();
-            for _ in 0..1 + next() % 12 {
-                match next() % 6 {
-                    0 | 1 if added < pool.len() => {
-                        let (m, v) = (pool[added].clone(), vectors[added].clone());
-                        added += 1;
-                        live.insert(m.id, (m.clone(), v.clone()));
-                        delta.memories.push((m, v));
-                    }
-                    2 => {
-                        // A correction: new text and vector.
-                        let Some(id) = live.keys().nth(next() % live.len().max(1)).copied() else { continue };
-                        let (m, _) = live.get_mut(&id).expect("live");
-                        m.text = format!("{} corrected jazz {round}", m.text);
-                        let v = vectors[next() % vectors.len()].clone();
-                        live.get_mut(&id).expect("live").1 = v.clone();
-                        delta.memories.push((live[&id].0.clone(), v));
-                    }
-                    3 => {
-                        let Some(id) = live.keys().nth(next() % live.len().max(1)).copied() else { continue };
-                        let m = &mut live.get_mut(&id).expect("live").0;
-                        m.invalidated_at = Some(m.valid_from + Duration::days(1));
-                        m.mention_count += 1;
-                        delta.memories.push(live[&id].clone());
-                    }
-                    4 => {
-                        let Some(id) = live.keys().nth(next() % live.len().max(1)).copied() else { continue };
-                        live.remove(&id);
-                        edges.retain(|_, e| e.memory_id != Some(id));
-                        delta.deleted.push(id);
-                    }
-                    _ => {
-                        let Some(memory) = live.keys().nth(next() % live.len().max(1)).copied() else { continue };
-                        let e = edge(1 + next() as i64 % 50, memory);
-                        edges.insert(e.id, e.clone());
-                        delta.edges.push(e);
-                    }
-                }
-            }
-            index.apply(delta);
-            let (ms, vs): (Vec<Memory>, Vec<Option<Vec<f32>>>) = live.values().cloned().unzip();
-            let fresh = EntityIndex::new(ms, vs, KnowledgeGraph::new(nodes.clone(), edges.values().cloned().collect()));
-            assert_eq!(index.len(), fresh.len());
-            for (qi, text) in
-                ["hiking with my sister", "jazz corrected", "peanuts Boston dog", "thing3 piano"].iter().enumerate()
-            {
-                let q_terms = lexical::terms(text);
-                let qv = vectors[(round * 7 + qi) % vectors.len()].clone();
-                let q = Query { text, terms: &q_terms, vector: qv.as_deref(), now: t0(), time: None };
-                for filter in [Filter::default(), Filter { history: true, ..Filter::default() }] {
-                    let cfg = RecallConfig { depth: 40, ..RecallConfig::default() };
-                    let a = index.search(&q, &filter, &cfg, 15);
-                    let b = fresh.search(&q, &filter, &cfg, 15);
-                    let ids = |r: &[Scored], ix: &EntityIndex| -> Vec<(i64, u64)> {
-                        r.iter().map(|s| (ix.memory(s.index).id, s.score.to_bits())).collect()
-                    };
-                    assert_eq!(ids(&a, &index), ids(&b, &fresh), "round {round}, query {text:?}");
-                    let neighbours = |r: &[Scored], ix: &EntityIndex| -> Vec<Vec<String>> {
-                        r.iter()
-                            .map(|s| ix.neighbours(s.index, &filter).into_iter().map(|n| n.text).collect())
-                            .collect()
-                    };
-                    assert_eq!(neighbours(&a, &index), neighbours(&b, &fresh), "round {round}");
-                }
-            }
-        }
-        assert!(added > start + 50, "the sequence added memories: {added}");
-        // Most memories deleted at once: the index compacts its empty slots, and still ranks
-        // like a fresh build.
-        let gone: Vec<i64> = live.keys().copied().filter(|id| id % 4 != 0).collect();
-        for id in &gone {
-            live.remove(id);
-            edges.retain(|_, e| e.memory_id != Some(*id));
-        }
-        index.apply(IndexDelta { deleted: gone, ..IndexDelta::default() });
-        assert_eq!(index.slots.len(), live.len(), "compacted");
-        let (ms, vs): (Vec<Memory>, Vec<Option<Vec<f32>>>) = live.values().cloned().unzip();
-        let fresh = EntityIndex::new(ms, vs, KnowledgeGraph::new(nodes, edges.values().cloned().collect()));
-        let q_terms = lexical::terms("jazz hiking thing4");
-        let q =
-            Query { text: "jazz hiking thing4", terms: &q_terms, vector: vectors[3].as_deref(), now: t0(), time: None };
-        let cfg = RecallConfig::default();
-        let ids = |ix: &EntityIndex| -> Vec<(i64, u64)> {
-            ix.search(&q, &Filter::default(), &cfg, 20)
-                .iter()
-                .map(|s| (ix.memory(s.index).id, s.score.to_bits()))
-                .collect()
-        };
-        assert_eq!(ids(&index), ids(&fresh));
-    }
-}
+mod tests;

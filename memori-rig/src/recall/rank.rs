@@ -30,6 +30,10 @@ pub(crate) struct RankDoc<'a> {
     pub(crate) sources: &'a [i64],
     /// Whether it is an episode (a message itself) rather than a memory extracted from one.
     pub(crate) episode: bool,
+    /// The turns before and after the one it was said in (indexes into the candidates; for
+    /// an extracted memory, those around its episode), whose BM25 counts for it with
+    /// [`RecallConfig::context_weight`].
+    pub(crate) adjacent: [Option<usize>; 2],
 }
 
 /// Where a candidate came from, for [`select`].
@@ -67,6 +71,8 @@ pub(crate) struct Factors {
     pub(crate) said_at: DateTime<Utc>,
     /// The time it talks about ("on 7 May"), if known.
     pub(crate) referred_at: Option<DateTime<Utc>>,
+    /// Whether it is by or about a person the query names (see [`super::context`]).
+    pub(crate) named: bool,
 }
 
 /// One source's evidence for a candidate: raw score and 1-based rank among that source's
@@ -140,7 +146,7 @@ fn part(cfg: &RecallConfig, weight: f64, normalised: f64, rank: usize) -> f64 {
 }
 
 /// The final score of one candidate and its explanation tree:
-/// `fused × recency decay × importance boost × frequency boost × time match`.
+/// `fused × recency decay × importance boost × frequency boost × time match × person named`.
 pub(crate) fn score(e: &Evidence, f: &Factors, q: &QueryContext<'_>, cfg: &RecallConfig) -> (f64, Explanation) {
     let mut fused = Explanation::new("fused", 0.0);
     let mut total = 0.0;
@@ -173,6 +179,11 @@ pub(crate) fn score(e: &Evidence, f: &Factors, q: &QueryContext<'_>, cfg: &Recal
         let boost = if matched { 1.0 + cfg.time_weight } else { 1.0 };
         score *= boost;
         explanation = explanation.with(Explanation::new(format!("time match ({})", range.phrase), boost));
+    }
+    if f.named && cfg.speaker_weight > 0.0 {
+        let boost = 1.0 + cfg.speaker_weight;
+        score *= boost;
+        explanation = explanation.with(Explanation::new("by or about the person named", boost));
     }
     explanation.value = score;
     (score, explanation)
@@ -244,8 +255,17 @@ pub(crate) fn rank(
         })
         .collect();
     let doc_terms: Vec<Vec<String>> = docs.iter().map(|d| d.terms.to_vec()).collect();
-    let lexical: Vec<Option<f64>> =
-        super::lexical::bm25(query_terms, &doc_terms).into_iter().map(|s| (s > 0.0).then_some(s)).collect();
+    let own = super::lexical::bm25(query_terms, &doc_terms);
+    let lexical: Vec<Option<f64>> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let [before, after] = d.adjacent;
+            let around = before.map_or(0.0, |j| own[j]) + after.map_or(0.0, |j| own[j]);
+            let s = if cfg.context_weight > 0.0 { own[i] + cfg.context_weight * around } else { own[i] };
+            (s > 0.0).then_some(s)
+        })
+        .collect();
     let graph: Vec<Option<f64>> = docs.iter().map(|d| d.graph).collect();
     let (vector_rank, lexical_rank, graph_rank) = (ranks(&vector), ranks(&lexical), ranks(&graph));
     let q = QueryContext { now, time, max_lexical: lexical.iter().flatten().copied().fold(0.0f64, f64::max) };
@@ -278,11 +298,19 @@ mod tests {
 
     fn factors(age_days: i64) -> Factors {
         let t = now() - Duration::days(age_days);
-        Factors { importance: 0.5, mention_count: 1, last_seen_at: t, said_at: t, referred_at: None }
+        Factors { importance: 0.5, mention_count: 1, last_seen_at: t, said_at: t, referred_at: None, named: false }
     }
 
     fn doc<'a>(terms: &'a [String], vector: Option<&'a [f32]>, age_days: i64) -> RankDoc<'a> {
-        RankDoc { terms, vector, factors: factors(age_days), graph: None, sources: &[], episode: false }
+        RankDoc {
+            terms,
+            vector,
+            factors: factors(age_days),
+            graph: None,
+            sources: &[],
+            episode: false,
+            adjacent: [None, None],
+        }
     }
 
     fn now() -> DateTime<Utc> {

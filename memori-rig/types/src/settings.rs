@@ -34,6 +34,17 @@ pub struct RecallConfig {
     /// Weight of knowledge-graph proximity in fusion (memories on edges of nodes that the
     /// query or the best candidates name).
     pub graph_weight: f64,
+    /// How much of the BM25 score of the turns just before and after a conversation turn
+    /// counts for it: a short reply ("Researching adoption agencies") is found through the
+    /// question it answers, and a turn through the reply that repeats its subject. 0 switches
+    /// it off.
+    pub context_weight: f64,
+    /// How much results by or about a person the query names are lifted: `× (1 +
+    /// speaker_weight)`. A query naming one of the conversation's speakers ("what did Caroline
+    /// research?") lifts that speaker's turns and the memories about them, and the name stops
+    /// counting as a search word; in user/assistant conversations "I"/"my" name the user and
+    /// "you"/"your" the assistant. 0 switches it off.
+    pub speaker_weight: f64,
     /// How the sources are fused.
     pub fusion: Fusion,
     /// Candidates taken from each source before fusion (the vector and lexical top lists).
@@ -64,6 +75,8 @@ impl Default for RecallConfig {
             vector_weight: 1.0,
             lexical_weight: 1.0,
             graph_weight: 0.2,
+            context_weight: 0.5,
+            speaker_weight: 0.5,
             fusion: Fusion::Weighted,
             depth: 300,
             half_life_days: None,
@@ -84,6 +97,8 @@ impl RecallConfig {
             ("vector_weight", self.vector_weight),
             ("lexical_weight", self.lexical_weight),
             ("graph_weight", self.graph_weight),
+            ("context_weight", self.context_weight),
+            ("speaker_weight", self.speaker_weight),
             ("importance_weight", self.importance_weight),
             ("mention_weight", self.mention_weight),
             ("time_weight", self.time_weight),
