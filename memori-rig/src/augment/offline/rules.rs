@@ -2,8 +2,8 @@
 //! clause boundaries, and graph nodes that are things rather than chunks of chat.
 
 use super::words::{
-    CHAT_VERBS, CONVERSATIONAL, DAYS, MONTHS, NODE_LEADS, NOT_A_NODE, NOT_A_NODE_ALONE, NOT_AN_IDENTITY, POSSESSIONS,
-    TIME_MARKERS,
+    BEFORE_TO, CHAT_VERBS, CONVERSATIONAL, DAYS, MONTHS, NODE_LEADS, NODE_PARTICLES, NOT_A_NODE, NOT_A_NODE_ALONE,
+    NOT_AN_IDENTITY, POSSESSIONS, QUANTITY_LEADS, TIME_MARKERS,
 };
 use crate::model::MemoryKind;
 
@@ -436,6 +436,10 @@ pub(super) fn node(object: &str, kind: Object) -> Option<(String, Option<String>
         while ws.first().is_some_and(|w| w.eq_ignore_ascii_case("to")) {
             ws.remove(0);
         }
+        // "positively affect people": the adverb goes with the verb.
+        while ws.len() > 1 && ws[0].len() >= 7 && ws[0].to_ascii_lowercase().ends_with("ly") {
+            ws.remove(0);
+        }
         // "a trip to Lisbon" keeps its noun; "visit Japan" loses its verb.
         if ws.first().is_some_and(|w| !["a", "an", "the"].contains(&w.to_ascii_lowercase().as_str())) {
             verb = Some(ws.remove(0).to_ascii_lowercase());
@@ -464,8 +468,30 @@ pub(super) fn node(object: &str, kind: Object) -> Option<(String, Option<String>
     }) {
         ws.truncate(cut);
     }
-    while ws.first().is_some_and(|w| NODE_LEADS.contains(&w.to_ascii_lowercase().as_str())) {
-        ws.remove(0);
+    let lower = |w: &str| w.to_ascii_lowercase();
+    loop {
+        let first = ws.first().map(|w| lower(w)).unwrap_or_default();
+        let next = ws.get(1).map(|w| lower(w));
+        // "out in nature", "together an art show": a verb's particle before its object;
+        // "few fish", "a couple of books": a quantity before its noun.
+        let particle =
+            NODE_PARTICLES.contains(&first.as_str()) && next.as_deref().is_some_and(|n| NODE_LEADS.contains(&n));
+        let quantity = QUANTITY_LEADS.contains(&first.as_str()) && next.is_some();
+        if NODE_LEADS.contains(&first.as_str()) || particle || quantity {
+            ws.remove(0);
+        } else {
+            break;
+        }
+    }
+    // "sure to share a pic", "able to swim": a state and a verb, not a thing; "coming along",
+    // "hanging out": a verb and its particle.
+    if let [first, second, ..] = ws.as_slice() {
+        let (first, second) = (lower(first), lower(second));
+        if (second == "to" && BEFORE_TO.contains(&first.as_str()))
+            || (ws.len() == 2 && first.ends_with("ing") && NODE_PARTICLES.contains(&second.as_str()))
+        {
+            return None;
+        }
     }
     // "and show their support": a clause, not a thing.
     if ws.first().is_some_and(|w| ["and", "or", "but"].contains(&w.to_ascii_lowercase().as_str())) {
@@ -525,5 +551,20 @@ mod tests {
         assert_eq!(node("plan first", Object::Phrase), None);
         assert_eq!(node("also cheese pizza", Object::Noun), Some(("cheese pizza".into(), None)));
         assert_eq!(node("Paris for a week", Object::Noun), Some(("Paris".into(), None)));
+        // Particles, quantities, states and adverbs around the thing.
+        assert_eq!(node("get out in nature", Object::Phrase), Some(("nature".into(), Some("get".into()))));
+        assert_eq!(
+            node("putting together an LGBTQ art show", Object::Phrase).map(|n| n.0).as_deref(),
+            Some("LGBTQ art show")
+        );
+        assert_eq!(node("a few fish", Object::Noun), Some(("fish".into(), None)));
+        assert_eq!(node("a couple of old books", Object::Noun), Some(("old books".into(), None)));
+        assert_eq!(node("a ton", Object::Noun), None);
+        assert_eq!(node("spend more time in nature myself", Object::Phrase), None);
+        assert_eq!(node("be sure to share a pic", Object::Phrase), None);
+        assert_eq!(node("coming along", Object::Noun), None);
+        assert_eq!(node("positively affect the world", Object::Phrase), Some(("world".into(), Some("affect".into()))));
+        assert_eq!(node("back pain", Object::Noun), Some(("back pain".into(), None)));
+        assert_eq!(node("a trip to Lisbon", Object::Noun), Some(("trip to Lisbon".into(), None)));
     }
 }

@@ -287,6 +287,12 @@ pub(super) const NOT_A_NODE: &[&str] = &[
     "em",
     "almost",
     "itself",
+    "myself",
+    "yourself",
+    "himself",
+    "herself",
+    "ourselves",
+    "themselves",
 ];
 
 /// Words that are not a node when they are the whole node: chat words and moods that pass
@@ -329,6 +335,27 @@ pub(super) const NOT_A_NODE_ALONE: &[&str] = &[
     "sure",
     "ok",
     "okay",
+    "ton",
+    "tons",
+    "lot",
+    "lots",
+    "bit",
+    "help",
+];
+
+/// A verb's particle, dropped before the article or preposition of its object ("get out in
+/// nature", "putting together an art show"); with a gerund alone, chat ("coming along").
+pub(super) const NODE_PARTICLES: &[&str] =
+    &["out", "off", "away", "together", "along", "around", "up", "on", "through"];
+
+/// Quantities dropped before their noun ("a few fish", "a couple of books").
+pub(super) const QUANTITY_LEADS: &[&str] =
+    &["few", "several", "many", "lots", "plenty", "couple", "bunch", "lot", "ton", "tons", "bit", "some", "more"];
+
+/// States that take an infinitive ("sure to share", "able to swim"): the pair is not a thing.
+pub(super) const BEFORE_TO: &[&str] = &[
+    "sure", "able", "ready", "happy", "glad", "excited", "eager", "going", "about", "likely", "supposed", "trying",
+    "hoping", "planning", "willing", "unable", "free",
 ];
 
 /// Leading words dropped from a node: articles, possessives and (for verb phrases) the verb
