@@ -2,8 +2,8 @@
 //! clause boundaries, and graph nodes that are things rather than chunks of chat.
 
 use super::words::{
-    BEFORE_TO, CHAT_VERBS, CONVERSATIONAL, DAYS, MONTHS, NODE_LEADS, NODE_PARTICLES, NOT_A_NODE, NOT_A_NODE_ALONE,
-    NOT_AN_IDENTITY, POSSESSIONS, QUANTITY_LEADS, TIME_MARKERS,
+    BEFORE_TO, CHAT_VERBS, CONVERSATIONAL, DAYS, DEGREES, MONTHS, NODE_LEADS, NODE_PARTICLES, NODE_TAILS, NOT_A_NODE,
+    NOT_A_NODE_ALONE, NOT_AN_IDENTITY, POSSESSIONS, QUANTITY_LEADS, TIME_MARKERS,
 };
 use crate::model::MemoryKind;
 
@@ -483,6 +483,21 @@ pub(super) fn node(object: &str, kind: Object) -> Option<(String, Option<String>
             break;
         }
     }
+    // "current schedule of", "events like the", "bike yet": a chunk cut off mid-phrase.
+    while ws.len() > 1 && ws.last().is_some_and(|w| NODE_TAILS.contains(&lower(w).as_str())) {
+        ws.pop();
+    }
+    // "pretty expensive", "relatively small", "actually on the way": a degree or a comment,
+    // not a thing; "car serviced", "oil changed": a clause.
+    let degree = ws.first().is_some_and(|w| {
+        let w = lower(w);
+        DEGREES.contains(&w.as_str()) || (ws.len() > 1 && w.len() >= 7 && w.ends_with("ly"))
+    });
+    let participle = ws.len() > 1
+        && ws.last().is_some_and(|w| w.len() >= 5 && w.ends_with("ed") && w.starts_with(|c: char| c.is_lowercase()));
+    if degree || participle {
+        return None;
+    }
     // "sure to share a pic", "able to swim": a state and a verb, not a thing; "coming along",
     // "hanging out": a verb and its particle.
     if let [first, second, ..] = ws.as_slice() {
@@ -566,5 +581,14 @@ mod tests {
         assert_eq!(node("positively affect the world", Object::Phrase), Some(("world".into(), Some("affect".into()))));
         assert_eq!(node("back pain", Object::Noun), Some(("back pain".into(), None)));
         assert_eq!(node("a trip to Lisbon", Object::Noun), Some(("trip to Lisbon".into(), None)));
+        assert_eq!(node("the current schedule of", Object::Noun), Some(("current schedule".into(), None)));
+        assert_eq!(node("a new bike yet", Object::Noun), Some(("new bike".into(), None)));
+        assert_eq!(node("its own sauce", Object::Noun), Some(("sauce".into(), None)));
+        assert_eq!(node("pretty expensive", Object::Noun), None);
+        assert_eq!(node("relatively small", Object::Noun), None);
+        assert_eq!(node("close to public transportation", Object::Noun), None);
+        assert_eq!(node("the car serviced", Object::Noun), None);
+        assert_eq!(node("Manchester United", Object::Noun), Some(("Manchester United".into(), None)));
+        assert_eq!(node("weighted keys", Object::Noun), Some(("weighted keys".into(), None)));
     }
 }

@@ -341,6 +341,7 @@ pub(super) const NOT_A_NODE_ALONE: &[&str] = &[
     "lots",
     "bit",
     "help",
+    "back",
 ];
 
 /// A verb's particle, dropped before the article or preposition of its object ("get out in
@@ -355,13 +356,38 @@ pub(super) const QUANTITY_LEADS: &[&str] =
 /// States that take an infinitive ("sure to share", "able to swim"): the pair is not a thing.
 pub(super) const BEFORE_TO: &[&str] = &[
     "sure", "able", "ready", "happy", "glad", "excited", "eager", "going", "about", "likely", "supposed", "trying",
-    "hoping", "planning", "willing", "unable", "free",
+    "hoping", "planning", "willing", "unable", "free", "close", "next", "due", "similar", "used",
 ];
 
 /// Leading words dropped from a node: articles, possessives and (for verb phrases) the verb
 /// and its preposition ("visit Japan" → "Japan", "live in Paris" → "Paris").
-pub(super) const NODE_LEADS: &[&str] =
-    &["the", "a", "an", "their", "his", "her", "to", "in", "at", "on", "for", "with", "of", "also", "just", "really"];
+pub(super) const NODE_LEADS: &[&str] = &[
+    "the", "a", "an", "their", "his", "her", "its", "own", "to", "in", "at", "on", "for", "with", "of", "also", "just",
+    "really",
+];
+
+/// Words a node does not end with: a phrase cut off after them ("current schedule of").
+pub(super) const NODE_TAILS: &[&str] =
+    &["of", "the", "a", "an", "like", "to", "with", "and", "or", "for", "in", "on", "at", "as", "yet", "from", "by"];
+
+/// Words that make what follows a degree or a comment ("pretty expensive", "actually on the
+/// way"), not a thing.
+pub(super) const DEGREES: &[&str] = &[
+    "pretty",
+    "very",
+    "quite",
+    "fairly",
+    "rather",
+    "super",
+    "so",
+    "too",
+    "extremely",
+    "somewhat",
+    "actually",
+    "kinda",
+    "kind",
+    "sort",
+];
 
 /// Verbs whose plain negation is a durable statement: "I don't drive", "I don't own a TV".
 pub(super) const NEGATED: &[&str] =
