@@ -427,6 +427,11 @@ pub(super) fn gerund(verb: &str) -> String {
     format!("{v}ing")
 }
 
+/// Whether a word reads as an "-ly" adverb ("positively", "relatively"; not "Kimberly", "rely").
+fn adverb(w: &str) -> bool {
+    w.len() >= 7 && w.ends_with("ly") && w.starts_with(|c: char| c.is_lowercase())
+}
+
 /// The graph node an object names, if it is a thing and not a chunk of chat: at most five
 /// words, none of them pronouns, auxiliaries or fillers. Verb phrases lose their verb first.
 pub(super) fn node(object: &str, kind: Object) -> Option<(String, Option<String>)> {
@@ -437,7 +442,7 @@ pub(super) fn node(object: &str, kind: Object) -> Option<(String, Option<String>
             ws.remove(0);
         }
         // "positively affect people": the adverb goes with the verb.
-        while ws.len() > 1 && ws[0].len() >= 7 && ws[0].to_ascii_lowercase().ends_with("ly") {
+        while ws.len() > 1 && adverb(ws[0]) {
             ws.remove(0);
         }
         // "a trip to Lisbon" keeps its noun; "visit Japan" loses its verb.
@@ -489,10 +494,7 @@ pub(super) fn node(object: &str, kind: Object) -> Option<(String, Option<String>
     }
     // "pretty expensive", "relatively small", "actually on the way": a degree or a comment,
     // not a thing; "car serviced", "oil changed": a clause.
-    let degree = ws.first().is_some_and(|w| {
-        let w = lower(w);
-        DEGREES.contains(&w.as_str()) || (ws.len() > 1 && w.len() >= 7 && w.ends_with("ly"))
-    });
+    let degree = ws.first().is_some_and(|w| DEGREES.contains(&lower(w).as_str()) || (ws.len() > 1 && adverb(w)));
     let participle = ws.len() > 1
         && ws.last().is_some_and(|w| w.len() >= 5 && w.ends_with("ed") && w.starts_with(|c: char| c.is_lowercase()));
     if degree || participle {
@@ -589,6 +591,7 @@ mod tests {
         assert_eq!(node("close to public transportation", Object::Noun), None);
         assert_eq!(node("the car serviced", Object::Noun), None);
         assert_eq!(node("Manchester United", Object::Noun), Some(("Manchester United".into(), None)));
+        assert_eq!(node("Kimberly Smith", Object::Noun), Some(("Kimberly Smith".into(), None)));
         assert_eq!(node("weighted keys", Object::Noun), Some(("weighted keys".into(), None)));
     }
 }
