@@ -176,3 +176,33 @@ mod secs {
         Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RecallConfig;
+
+    /// What the settings form and `save_settings` send is checked knob by knob: a weight out
+    /// of range or not a number is refused with its name.
+    #[test]
+    fn recall_weights_out_of_range_are_refused_by_name() {
+        assert_eq!(RecallConfig::default().validate(), Ok(()));
+        type Set = fn(&mut RecallConfig, f64);
+        let knobs: [(&str, Set); 4] = [
+            ("context_weight", |c, v| c.context_weight = v),
+            ("speaker_weight", |c, v| c.speaker_weight = v),
+            ("vector_weight", |c, v| c.vector_weight = v),
+            ("graph_weight", |c, v| c.graph_weight = v),
+        ];
+        for (name, set) in knobs {
+            for bad in [-0.1, 100.5, f64::NAN, f64::INFINITY] {
+                let mut c = RecallConfig::default();
+                set(&mut c, bad);
+                let err = c.validate().expect_err(name);
+                assert!(err.starts_with(name), "{err}");
+            }
+            let mut off = RecallConfig::default();
+            set(&mut off, 0.0);
+            assert_eq!(off.validate(), Ok(()), "{name} 0 switches it off");
+        }
+    }
+}
